@@ -1,0 +1,57 @@
+"""The ``seqgraph`` command: one sub-command group per module of :mod:`seqgraph.commands`.
+
+Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 3 non-finite loss,
+130 interrupted by the user.
+"""
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import InputError, NonFiniteLossError
+
+# Each module defines ``register(subparsers)``, which adds its parser(s) with ``func`` set.
+COMMAND_MODULES = (
+    "params",
+)
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage dump) and exit with code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="seqgraph",
+        description="Recurrent and graph neural networks written from their equations, "
+        "proven on reproducible experiments.",
+    )
+    parser.add_argument("--version", action="version", version=f"seqgraph {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"seqgraph.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except InputError as e:
+        print(f"seqgraph {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as e:
+        print(f"seqgraph {args.command}: error: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print(f"seqgraph {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line front ends. Library modules never parse flags, print or touch files; these do."""

@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from seqgraph import outdir
+from seqgraph.errors import InputError
+
+
+def test_prepare_writes_run_file_and_accepts_the_same_experiment(tmp_path):
+    out = outdir.prepare(tmp_path / "run", "toy", {"lr": 1e-3, "lengths": (6, 11)})
+    assert json.loads((out / "run.json").read_text()) == {"command": "toy", "config": {"lr": 1e-3, "lengths": [6, 11]}}
+    outdir.prepare(tmp_path / "run", "toy", {"lr": 1e-3, "lengths": (6, 11)})
+
+
+def test_prepare_refuses_another_experiment_unless_forced(tmp_path):
+    outdir.prepare(tmp_path / "run", "toy", {"lr": 1e-3})
+    (tmp_path / "run" / "results.json").write_text("{}")
+    with pytest.raises(InputError, match="another experiment"):
+        outdir.prepare(tmp_path / "run", "toy", {"lr": 1e-2})
+    with pytest.raises(InputError, match="another experiment"):
+        outdir.prepare(tmp_path / "run", "graph train", {"lr": 1e-3})
+    assert (tmp_path / "run" / "results.json").read_text() == "{}"  # nothing overwritten
+    outdir.prepare(tmp_path / "run", "toy", {"lr": 1e-2}, force=True)
+
+
+def test_prepare_refuses_unknown_results_and_files(tmp_path):
+    (tmp_path / "results.json").write_text("{}")
+    with pytest.raises(InputError, match="unknown run"):
+        outdir.prepare(tmp_path, "toy", {})
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        outdir.prepare(tmp_path / "file", "toy", {})
