@@ -14,6 +14,10 @@ from .errors import InputError, NonFiniteLossError
 # Each module defines ``register(subparsers)``, which adds its parser(s) with ``func`` set.
 COMMAND_MODULES = (
     "params",
+    "text",
+    "graph",
+    "toy",
+    "gradients",
 )
 
 

@@ -1,0 +1,1 @@
+"""Character-level language model (SPEC Part 2): data, model, training."""

@@ -1,0 +1,229 @@
+"""Character corpora: read once, encode once, draw training windows (SPEC Part 2).
+
+A corpus is any UTF-8 text file (a BOM is stripped) or a named book of the data directory. Project
+Gutenberg's header and licence are cut at their ``*** START OF`` / ``*** END OF`` lines unless asked
+to keep them. The vocabulary is the sorted set of the text's characters; the text is encoded once
+to a compact integer array (uint8 for up to 256 characters, else uint16/uint32), in chunks, into a
+memory-mapped ``.npy`` cache: a large corpus needs about its own size in RAM while it is encoded the first
+time, and after that only the pages that training windows touch (an int64 tensor would need 8 bytes a character).
+
+The last ``val_fraction`` of the text is the validation split. Training windows of ``T`` characters
+are drawn at random from the training part only; the target is the input shifted by one character
+(teacher forcing), so a window of T inputs reads T + 1 characters.
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..datadir import fetch
+from ..errors import InputError
+
+NAMED_CORPORA = {
+    "democracy": "books/book_EN_democracy_in_the_US.txt",
+    "grimm": "books/book_EN_grimms_fairy_tails.txt",
+}
+GUTENBERG_START = "*** START OF"
+GUTENBERG_END = "*** END OF"
+_END_LINE = re.compile(r"^End of (the )?Project Gutenberg", re.IGNORECASE | re.MULTILINE)
+_CHUNK = 1 << 24  # characters encoded at a time: bounds the temporary uint32 copy to 64 MB
+
+
+@dataclass
+class Corpus:
+    """An encoded text and its split. ``data[i]`` is the index of character i in ``vocab``."""
+
+    data: np.ndarray  # (N,) uint8/uint16/uint32, possibly a read-only memmap
+    vocab: str  # sorted characters; code k stands for vocab[k]
+    val_fraction: float  # the last part of data held out for validation
+    sha256: str  # of the source file's bytes: a checkpoint names the corpus it was trained on
+    stripped: int = 0  # characters of Project Gutenberg boilerplate removed
+    keep_boilerplate: bool = False  # whether the boilerplate was kept (not looked for)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.data) - round(len(self.data) * self.val_fraction)
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.data[: self.n_train]
+
+    @property
+    def val(self) -> np.ndarray:
+        return self.data[self.n_train:]
+
+
+def resolve(corpus: str, data_root: str | os.PathLike | None = None) -> Path:
+    """A named corpus ("democracy", "grimm") from the data directory, or a path as given."""
+    if corpus in NAMED_CORPORA:
+        return fetch(NAMED_CORPORA[corpus], data_root)
+    return Path(corpus)
+
+
+def read_text(path: str | os.PathLike) -> tuple[str, str]:
+    """Return (text, sha256 of the file); a missing, empty, binary or non-UTF-8 file raises InputError."""
+    raw = _read_bytes(path)
+    return _decode(raw, path), hashlib.sha256(raw).hexdigest()
+
+
+def _read_bytes(path: str | os.PathLike) -> bytes:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"corpus {path} does not exist or is not a file")
+    return path.read_bytes()
+
+
+def _decode(raw: bytes, path) -> str:
+    try:
+        text = raw.decode("utf-8-sig")  # -sig: drops a leading BOM
+    except UnicodeDecodeError as e:
+        raise InputError(f"corpus {path} is not UTF-8 text (binary file?): invalid byte at offset {e.start}") from e
+    if not text:
+        raise InputError(f"corpus {path} is empty")
+    if "\x00" in text:
+        raise InputError(f"corpus {path} is a binary file (it holds NUL characters), not text")
+    return text
+
+
+def strip_gutenberg(text: str) -> tuple[str, int]:
+    """Cut everything up to the end of the ``*** START OF`` line and from the ``*** END OF`` line on.
+
+    Either marker alone cuts its side; the closing "End of the Project Gutenberg EBook of ..." line
+    just before the end marker goes too. Returns the body and the number of characters removed.
+    """
+    start = text.find(GUTENBERG_START)
+    stop = text.find(GUTENBERG_END, max(start, 0))
+    if start < 0 and stop < 0:
+        return text, 0
+    begin, end = 0, len(text)
+    if start >= 0:
+        line_end = text.find("\n", start)
+        begin = len(text) if line_end < 0 else line_end + 1
+    if stop >= 0:
+        end = max(begin, text.rfind("\n", begin, stop) + 1)
+        closing = _END_LINE.search(text, max(begin, end - 500), end)
+        end = closing.start() if closing else end
+    body = text[begin:end].strip()
+    return body, len(text) - len(body)
+
+
+def unknown_chars(text: str, vocab: str) -> list[str]:
+    """The characters of ``text`` that are not in ``vocab``, sorted."""
+    return sorted(set(text) - set(vocab))
+
+
+def encode(text: str, vocab: str, out: np.ndarray | None = None) -> np.ndarray:
+    """Map each character to its index in the sorted ``vocab``; unknown characters raise InputError."""
+    unknown = unknown_chars(text, vocab)
+    if unknown:
+        shown = "".join(unknown[:20]) + ("…" if len(unknown) > 20 else "")
+        raise InputError(f"{len(unknown)} character(s) not in the model's vocabulary: {shown!r}")
+    if out is None:
+        out = np.empty(len(text), dtype=code_dtype(len(vocab)))
+    # vocab is sorted by code point, so a binary search over code points gives each character's index
+    points = np.frombuffer(vocab.encode("utf-32-le"), dtype=np.uint32)
+    for i in range(0, len(text), _CHUNK):
+        chunk = np.frombuffer(text[i: i + _CHUNK].encode("utf-32-le"), dtype=np.uint32)
+        out[i: i + len(chunk)] = np.searchsorted(points, chunk)
+    return out
+
+
+def decode(codes, vocab: str) -> str:
+    return "".join(vocab[int(k)] for k in codes)
+
+
+def code_dtype(vocab_size: int) -> np.dtype:
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if vocab_size <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    raise InputError(f"a vocabulary of {vocab_size} characters is too large")
+
+
+def load_corpus(path: str | os.PathLike, val_fraction: float = 0.05, keep_boilerplate: bool = False,
+                cache_dir: str | os.PathLike | None = None) -> Corpus:
+    """Read, clean and encode a corpus; with ``cache_dir``, the codes are memory-mapped from a cache there.
+
+    The cache is ``corpus-<key>.npy`` plus ``corpus-<key>.json`` (vocabulary and characters stripped),
+    keyed by the file's sha256 and ``keep_boilerplate``; a second load maps it without decoding the text.
+    """
+    if not 0 < val_fraction < 1:
+        raise InputError(f"the validation fraction must be in (0, 1), got {val_fraction}")
+    raw = _read_bytes(path)
+    digest = hashlib.sha256(raw).hexdigest()
+    key = f"{digest[:16]}-{'raw' if keep_boilerplate else 'stripped'}"
+    cached = _read_cache(cache_dir, key) if cache_dir is not None else None
+    if cached is not None:
+        data, vocab, stripped = cached
+        return Corpus(data, vocab, val_fraction, digest, stripped, keep_boilerplate)
+    text, stripped = _decode(raw, path), 0
+    del raw
+    if not keep_boilerplate:
+        text, stripped = strip_gutenberg(text)
+        if not text:
+            raise InputError(f"corpus {path} holds nothing but Project Gutenberg boilerplate")
+    vocab = "".join(sorted(set(text)))
+    if cache_dir is None:
+        return Corpus(encode(text, vocab), vocab, val_fraction, digest, stripped, keep_boilerplate)
+    data = _write_cache(Path(cache_dir), key, text, vocab, stripped)
+    return Corpus(data, vocab, val_fraction, digest, stripped, keep_boilerplate)
+
+
+def _read_cache(cache_dir, key: str):
+    npy, meta = Path(cache_dir) / f"corpus-{key}.npy", Path(cache_dir) / f"corpus-{key}.json"
+    if not (npy.is_file() and meta.is_file()):
+        return None
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        data = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError):
+        return None  # a damaged cache is rebuilt
+    if data.ndim != 1 or data.dtype != code_dtype(len(info["vocab"])):
+        return None
+    return data, info["vocab"], info["stripped"]
+
+
+def _write_cache(cache_dir: Path, key: str, text: str, vocab: str, stripped: int) -> np.ndarray:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    npy = cache_dir / f"corpus-{key}.npy"
+    fd, tmp = tempfile.mkstemp(prefix=f".{npy.name}.", dir=cache_dir)
+    os.close(fd)
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=code_dtype(len(vocab)), shape=(len(text),))
+        encode(text, vocab, out)
+        out.flush()
+        del out
+        os.replace(tmp, npy)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    meta = cache_dir / f"corpus-{key}.json"
+    meta.write_text(json.dumps({"vocab": vocab, "stripped": stripped}), encoding="utf-8")
+    return np.load(npy, mmap_mode="r")
+
+
+def check_length(corpus: Corpus, seq_len: int) -> None:
+    """Both splits must hold one window of ``seq_len`` inputs plus its shifted target."""
+    for name, part in (("training", corpus.train), ("validation", corpus.val)):
+        if len(part) < seq_len + 1:
+            raise InputError(f"the {name} part of the corpus has {len(part)} characters, fewer than "
+                             f"sequence length + 1 = {seq_len + 1}; use a longer text or a shorter --seq-len")
+
+
+def sample_windows(data: np.ndarray, batch_size: int, seq_len: int,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw ``batch_size`` random windows from ``data``: inputs x and targets y = x shifted by one.
+
+    A window starting at s reads data[s : s + T + 1], so s ranges over [0, N - T - 1] and no window
+    reaches past ``data``. Pass the training part only.
+    """
+    starts = torch.randint(len(data) - seq_len, (batch_size,), generator=generator)  # (B,)
+    index = starts[:, None].numpy() + np.arange(seq_len + 1)  # (B, T + 1)
+    window = torch.from_numpy(np.asarray(data[index], dtype=np.int64))  # (B, T + 1)
+    return window[:, :-1], window[:, 1:]  # (B, T), (B, T)

@@ -1,0 +1,256 @@
+r"""Training the character model: teacher forcing on random windows, validation, samples, checkpoints.
+
+The loss of a window is the cross-entropy averaged over its T steps (SPEC eq. 42–43):
+
+.. math::
+    L_t = -\log \hat y_t[x_{t+1}] \quad (42), \qquad L = \frac{1}{T} \sum_{t=1}^{T} L_t \quad (43)
+
+averaged over the batch too. :class:`Trainer` owns everything a run needs to continue exactly where it
+stopped: model, Adam, the learning-rate schedule, the step, the global random states, the generator
+that draws the batches, the best validation loss and the log. ``state_dict()`` is the checkpoint (a
+plain dict); ``load_state_dict()`` of it and further steps give bitwise the parameters that an
+uninterrupted run of the same seed reaches on CPU. Files are the caller's business.
+"""
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import checkpoint
+from ..errors import InputError, NonFiniteLossError
+from .data import Corpus, decode, sample_windows
+from .model import CharLM, CharLMConfig
+
+KIND = "charlm"
+SAMPLE_STARTS = 5  # greedy samples from different start characters at 1/3, 2/3 and 3/3 of training
+SAMPLE_LENGTH = 30
+LONG_SAMPLE_LENGTH = 200
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1500  # optimiser updates
+    batch_size: int = 256  # B, windows per update
+    seq_len: int = 30  # T, characters per window
+    lr: float = 5e-4  # Adam's learning rate
+    schedule: str = "step"  # "step": times lr_decay every lr_decay_every steps; "cosine": cosine to 0 at the end
+    lr_decay: float = 1.0  # the step schedule's factor (1: constant; the assignment: 0.96 every 5000 steps)
+    lr_decay_every: int = 5000
+    max_norm: float = 5.0  # clip the gradient to this global L2 norm
+    val_fraction: float = 0.05  # the last part of the text, never trained on
+    eval_every: int = 100  # steps between validation losses (and at the last step)
+    seed: int = 0
+
+
+# Model and training sizes per preset; every value can be overridden.
+PRESETS = {
+    "quick": dict(hidden_size=256, embedding_dim=64, num_layers=2, dropout=0.0, steps=2000, batch_size=32,
+                  seq_len=128, lr=3e-3, schedule="cosine", lr_decay=1.0, lr_decay_every=5000, max_norm=5.0,
+                  eval_every=250),
+    # The report's configuration (batch 256, 1500 steps, hidden 1024, embedding 256, Adam 5e-4, T = 30,
+    # clipping at global norm 5, the assignment's max norm).
+    "report": dict(hidden_size=1024, embedding_dim=256, num_layers=2, dropout=0.0, steps=1500, batch_size=256,
+                   seq_len=30, lr=5e-4, schedule="step", lr_decay=1.0, lr_decay_every=5000, max_norm=5.0,
+                   eval_every=100),
+}
+
+# Training settings that a resumed run must share with its checkpoint for the exact continuation.
+RESUME_KEYS = tuple(f.name for f in fields(CharLMConfig)) + tuple(
+    f.name for f in fields(TrainConfig) if f.name != "eval_every") + ("corpus_sha256", "keep_boilerplate")
+
+
+def preset_values(preset: str, overrides: dict) -> dict:
+    """One flat dict of every setting: the dataclasses' defaults, then the preset, then ``overrides``."""
+    defaults = {f.name: f.default for f in (*fields(CharLMConfig), *fields(TrainConfig)) if f.name != "vocab_size"}
+    return {**defaults, **PRESETS[preset], **overrides}
+
+
+def split_config(values: dict, vocab_size: int) -> tuple[CharLMConfig, TrainConfig]:
+    """Build both configurations from one flat dict (a preset with overrides, or a checkpoint's config)."""
+    model = {f.name: values[f.name] for f in fields(CharLMConfig) if f.name in values}
+    train = {f.name: values[f.name] for f in fields(TrainConfig) if f.name in values}
+    return CharLMConfig(**{**model, "vocab_size": vocab_size}), TrainConfig(**train)
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Eq. 42–43: -log ŷ_t[y_t] averaged over all T steps and the batch. logits (B, T, V), y (B, T)."""
+    return F.cross_entropy(logits.flatten(0, 1), y.flatten())
+
+
+@torch.no_grad()
+def evaluate(model: CharLM, data: np.ndarray, seq_len: int, batch_size: int = 256) -> dict:
+    """Loss (nats and bits per character) and accuracy of predicting every character of ``data`` but the first.
+
+    ``data`` is cut into consecutive windows of ``seq_len`` inputs, each read from a zero state as in
+    training, so every character is a target exactly once.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    n = len(data) - 1  # targets
+    total_loss, total_correct = 0.0, 0
+    starts = np.arange(0, n, seq_len)
+    full, tail = starts[: n // seq_len], starts[n // seq_len:]
+    chunks = [full[i: i + batch_size] for i in range(0, len(full), batch_size)]
+    for chunk_starts, length in [(c, seq_len) for c in chunks] + [(tail, n - n // seq_len * seq_len)]:
+        if len(chunk_starts) == 0 or length == 0:
+            continue
+        index = chunk_starts[:, None] + np.arange(length + 1)  # (b, T + 1)
+        window = torch.from_numpy(np.asarray(data[index], dtype=np.int64)).to(device)
+        x, y = window[:, :-1], window[:, 1:]
+        logits, _ = model(x)
+        total_loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+        total_correct += (logits.argmax(-1) == y).sum().item()
+    model.train(was_training)
+    loss = total_loss / n
+    return {"loss": loss, "bits": loss / math.log(2), "acc": total_correct / n}
+
+
+class Trainer:
+    """One training run of :class:`CharLM` on a :class:`Corpus`; ``run()`` yields one log per step."""
+
+    def __init__(self, model_config: CharLMConfig, config: TrainConfig, corpus: Corpus,
+                 device: str | torch.device = "cpu", corpus_name: str = ""):
+        checkpoint.seed_everything(config.seed)
+        self.model_config, self.config, self.corpus, self.device = model_config, config, corpus, device
+        self.corpus_name = corpus_name
+        self.model = CharLM(model_config).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.scheduler = _scheduler(self.optimizer, config)
+        self.generator = torch.Generator().manual_seed(config.seed)  # draws the training windows
+        self.step = 0
+        self.best_val_loss = math.inf
+        # the log: one row per step, per validation and per sample round, so that plots and results
+        # of a resumed run cover the whole run
+        self.history = {"train": [], "val": [], "samples": []}
+
+    @property
+    def config_dict(self) -> dict:
+        """Everything that defines the run, flat: model and training settings and the corpus."""
+        return {**asdict(self.model_config), **asdict(self.config), "corpus": self.corpus_name,
+                "corpus_sha256": self.corpus.sha256, "keep_boilerplate": self.corpus.keep_boilerplate}
+
+    def train_step(self) -> dict:
+        """One update on a fresh batch; returns loss, accuracy, pre-clip gradient norm, clipped, lr."""
+        self.model.train()
+        x, y = sample_windows(self.corpus.train, self.config.batch_size, self.config.seq_len, self.generator)
+        x, y = x.to(self.device), y.to(self.device)
+        logits, _ = self.model(x)  # (B, T, V)
+        loss = cross_entropy(logits, y)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(self.step + 1, loss.item())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_norm).item()
+        if not math.isfinite(norm):
+            raise NonFiniteLossError(self.step + 1, norm)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        acc = (logits.argmax(-1) == y).float().mean().item()
+        return {"step": self.step, "loss": loss.item(), "acc": acc, "grad_norm": norm,
+                "clipped": norm > self.config.max_norm, "lr": lr}
+
+    def run(self, stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+        """Train to ``config.steps``, yielding per step {"train": ..., "val": ... or None, "samples": ... or None}.
+
+        ``stop()`` is asked before every step (a signal handler sets it); the caller saves a checkpoint
+        whenever it likes between two yields.
+        """
+        sample_steps = {max(1, round(self.config.steps * k / 3)) for k in (1, 2, 3)}
+        while self.step < self.config.steps and not stop():
+            log = {"train": self.train_step(), "val": None, "samples": None}
+            self.history["train"].append(log["train"])
+            if self.step % self.config.eval_every == 0 or self.step == self.config.steps:
+                log["val"] = self.validate()
+            if self.step in sample_steps:
+                log["samples"] = self.samples()
+            yield log
+
+    def validate(self) -> dict:
+        val = evaluate(self.model, self.corpus.val, self.config.seq_len)
+        val["step"] = self.step
+        val["best"] = val["loss"] < self.best_val_loss
+        self.best_val_loss = min(self.best_val_loss, val["loss"])
+        self.history["val"].append(val)
+        return val
+
+    def samples(self) -> dict:
+        """Greedy samples from different random start characters: 5 of length 30 and one of 200.
+
+        The start characters come from a generator seeded by (seed, step), not from the training
+        random state, so sampling never changes the course of training.
+        """
+        vocab = self.corpus.vocab
+        g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step)
+        starts = torch.randperm(len(vocab), generator=g)[: SAMPLE_STARTS + 1].to(self.device)  # (6,)
+        short = self.model.generate(starts[:SAMPLE_STARTS, None], SAMPLE_LENGTH - 1, temperature=0)
+        long = self.model.generate(starts[-1:, None], LONG_SAMPLE_LENGTH - 1, temperature=0)
+        record = {
+            "step": self.step,
+            "greedy": [decode([s, *row], vocab)
+                       for s, row in zip(starts[:SAMPLE_STARTS].tolist(), short.tolist(), strict=True)],
+            "long": decode([starts[-1].item(), *long[0].tolist()], vocab),
+        }
+        self.history["samples"].append(record)
+        return record
+
+    def state_dict(self, resumable: bool = True) -> dict:
+        """The checkpoint: plain tensors and Python values only (loadable with weights_only=True).
+
+        ``resumable=False`` leaves out what only training needs (optimiser, schedule, random states,
+        log): enough to sample and evaluate, a third of the size with Adam's moments gone.
+        """
+        model = {
+            "kind": KIND,
+            "config": self.config_dict,
+            "vocab": self.corpus.vocab,
+            "model": self.model.state_dict(),
+            "step": self.step,
+            "best_val_loss": self.best_val_loss,
+        }
+        if not resumable:
+            return model
+        return {
+            **model,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "history": self.history,
+            "rng": checkpoint.rng_state(),
+            "batch_generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
+        """Continue from ``ckpt``; a checkpoint of another model, configuration or corpus is refused."""
+        checkpoint.check_compatible(ckpt, KIND, self.config_dict, RESUME_KEYS, path)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.step = ckpt["step"]
+        self.best_val_loss = ckpt["best_val_loss"]
+        self.history = ckpt["history"]
+        checkpoint.set_rng_state(ckpt["rng"])
+        self.generator.set_state(ckpt["batch_generator"])
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+    if config.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, config.lr_decay_every, config.lr_decay)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
+    raise ValueError(f"TrainConfig: unknown schedule {config.schedule!r} (step or cosine)")
+
+
+def load_model(ckpt: dict, path: str = "checkpoint", device: str | torch.device = "cpu") -> tuple[CharLM, str]:
+    """The model (in eval mode) and vocabulary of a checkpoint loaded with :func:`seqgraph.checkpoint.load`."""
+    if ckpt.get("kind") != KIND:
+        raise InputError(f"{path} is a {ckpt.get('kind')!r} checkpoint, not a {KIND!r} one")
+    model_config, _ = split_config(ckpt["config"], len(ckpt["vocab"]))
+    model = CharLM(model_config).to(device)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt["vocab"]

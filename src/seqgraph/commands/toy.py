@@ -1,0 +1,247 @@
+"""`seqgraph toy`: train recurrent classifiers on the synthetic memory tasks with the report's protocol."""
+
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .. import checkpoint, outdir
+from ..classifier import MODELS
+from ..errors import InputError
+from ..tasks import make_task
+from ..toy import PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate
+from .common import (
+    add_device_option,
+    add_json_option,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    print_json,
+    resolve_device,
+)
+
+SMOOTHING = 0.6  # TensorBoard's default, which the report's figures used
+
+
+def register(sub) -> None:
+    presets = "; ".join(
+        f"{task}: lr {p['lr']:g}, batch {p['batch_size']}, hidden {p['hidden_size']}, max steps {p['max_steps']}, "
+        f"lengths {' '.join(map(str, p['lengths']))}" for task, p in PRESETS.items())
+    p = sub.add_parser(
+        "toy",
+        help="train on random combinations, binary palindromes or Baum–Sweet until the stop rule fires",
+        description="Train a recurrent classifier on a synthetic memory task with the protocol of the report: "
+        "Adam on fresh batches, gradient clipping, training until the stop rule fires (the termination step) or "
+        "--max-steps, then evaluation on --eval-batches fresh batches. Runs every --length with every seed and "
+        "writes DIR/results.json (termination steps under both rules, evaluation accuracy, final loss; mean and "
+        "std over seeds), TensorBoard logs, accuracy.png and loss.png, and a checkpoint per run (resume with "
+        f"--resume). Defaults follow the assignment's Table 2 ({presets}; Adam, max norm 10, Kaiming normal).",
+    )
+    p.add_argument("--task", choices=tuple(PRESETS), default="randomcomb", help="the task (default: randomcomb)")
+    p.add_argument("--model", choices=MODELS, default="lstm", help="the recurrent classifier (default: lstm)")
+    p.add_argument("--length", type=positive_int, nargs="+",
+                   help="one or more lengths: the report's input_length N for randomcomb (N-1 input steps, N "
+                   "classes), the integer length L for palindrome (4L+2 digits) and baumsweet (4L bits) "
+                   "(default: Table 2's lengths of the task)")
+    p.add_argument("--seeds", type=nonnegative_int, nargs="+", default=[1, 2, 3],
+                   help="seeds, one run each (default: 1 2 3)")
+    p.add_argument("--stop-rule", choices=tuple(STOP_RULES), default="default",
+                   help="; ".join(f"{k}: {v}" for k, v in STOP_RULES.items()).replace("%", "%%")
+                   + " (default: default; both termination steps are recorded: the literal rule fires first)")
+    p.add_argument("--run-to-max", action="store_true",
+                   help="keep training to --max-steps after the stop rule fired (its step and evaluation are "
+                   "still recorded)")
+    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default: Table 2)")
+    p.add_argument("--batch", type=positive_int, help="training batch size (default: Table 2)")
+    p.add_argument("--hidden", type=positive_int, help="hidden size (default: Table 2)")
+    p.add_argument("--embedding", type=positive_int, help="embedding size (default: hidden / 4, as the report)")
+    p.add_argument("--max-steps", type=positive_int, help="training steps at most (default: Table 2)")
+    p.add_argument("--max-norm", type=positive_float, help="gradient clipping max norm (default: 10)")
+    p.add_argument("--eval-batches", type=positive_int, default=200,
+                   help="evaluation batches at termination (default: 200)")
+    p.add_argument("--eval-batch-size", type=positive_int, default=128,
+                   help="evaluation batch size (default: 128)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=100,
+                   help="write a checkpoint every this many steps, and at the end (default: 100)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the runs whose checkpoints are in --out (finished ones are not rerun)")
+    p.add_argument("--out", required=True, help="folder for results.json, plots, TensorBoard logs, checkpoints")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds another experiment")
+    add_device_option(p)
+    add_json_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    device = resolve_device(args.device)
+    lengths = args.length or list(PRESETS[args.task]["lengths"])
+    for length in lengths:
+        try:
+            make_task(args.task, length)
+        except ValueError as e:
+            raise InputError(f"--length {length}: {e}") from e
+    base = ToyConfig.preset(args.task, model=args.model, lr=args.lr, batch_size=args.batch, hidden_size=args.hidden,
+                            embedding_dim=args.embedding, max_steps=args.max_steps, max_norm=args.max_norm,
+                            stop_rule=args.stop_rule, run_to_max=args.run_to_max, eval_batches=args.eval_batches,
+                            eval_batch_size=args.eval_batch_size)
+    experiment = {k: v for k, v in dataclasses.asdict(base).items() if k not in ("length", "seed")}
+    experiment.update(lengths=lengths, seeds=args.seeds, device=device.type)
+    out = outdir.prepare(args.out, "toy", experiment, force=args.force)
+
+    summaries, histories = [], {}
+    with _StopRequest() as stop:
+        for length in lengths:
+            for seed in args.seeds:
+                config = dataclasses.replace(base, length=length, seed=seed)
+                trainer, summary = _train(config, out, device, args.resume, args.checkpoint_every, stop)
+                summaries.append(summary)
+                histories[length, seed] = trainer.history
+
+    results = {"config": experiment, "stop_rule": args.stop_rule, "stop_rules": STOP_RULES, "runs": summaries,
+               "aggregate": aggregate(summaries, args.task, args.model)}
+    outdir.write_json(out / "results.json", results)
+    _plot(out, histories, f"{args.task}, {args.model}")
+    if args.json:
+        print_json(results)
+    else:
+        _print_table(results)
+    return 0
+
+
+class _StopRequest:
+    """While training, SIGINT (Ctrl-C) and SIGTERM ask to stop: the step under way finishes, a checkpoint is
+    written, then KeyboardInterrupt (exit code 130). Stopping between steps keeps the checkpoint consistent."""
+
+    signum = None
+
+    def __call__(self, signum, frame):
+        self.signum = signum
+
+    def __enter__(self):
+        self.previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
+def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
+           stop: _StopRequest) -> tuple[ToyTrainer, dict]:
+    """One run, resumed from its checkpoint when asked; checkpoints every ``every`` steps and at the end."""
+    from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
+
+    name = f"length{config.length}-seed{config.seed}"
+    path = out / "checkpoints" / f"{name}.pt"
+    trainer = ToyTrainer(config, device)
+    summary = None
+    if resume and path.exists():
+        ckpt = checkpoint.load(path, map_location=device)
+        checkpoint.check_compatible(ckpt, "toy", dataclasses.asdict(config), tuple(dataclasses.asdict(config)), path)
+        trainer.load_state_dict(ckpt["trainer"])
+        checkpoint.set_rng_state(ckpt["rng"])
+        summary = ckpt["summary"]
+    if summary is not None:
+        return trainer, summary
+
+    def save(summary=None):
+        checkpoint.save_atomic({"kind": "toy", "config": dataclasses.asdict(config), "trainer": trainer.state_dict(),
+                                "rng": checkpoint.rng_state(), "summary": summary}, path)
+
+    # purge_step drops events logged after the checkpoint by an interrupted run
+    writer = SummaryWriter(out / "tensorboard" / name, purge_step=trainer.step + 1 if trainer.step else None)
+    bar = tqdm(total=config.max_steps, initial=trainer.step, desc=f"{config.task} {config.model} {name}",
+               unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    def on_step(record):
+        writer.add_scalar("train/loss", record.loss, record.step)
+        writer.add_scalar("train/accuracy", record.accuracy, record.step)
+        writer.add_scalar("train/grad_norm_before_clipping", record.grad_norm, record.step)
+        writer.add_scalar("train/clipped", float(record.clipped), record.step)
+        for rule in record.fired:
+            writer.add_scalar(f"eval/accuracy_at_{rule}_termination", trainer.evaluation[rule][0], record.step)
+        bar.update()
+        bar.set_postfix(loss=f"{record.loss:.4f}", acc=f"{record.accuracy:.3f}", refresh=False)
+        if record.step % every == 0 or stop.signum is not None:
+            save()
+        if stop.signum is not None:
+            raise KeyboardInterrupt
+
+    try:
+        trainer.run(on_step)
+    finally:
+        writer.close()
+        bar.close()
+    summary = trainer.summary()
+    save(summary)
+    return trainer, summary
+
+
+def _plot(out: Path, histories: dict, title: str) -> None:
+    """accuracy.png and loss.png: one thin line per seed, a thick one for the mean, a colour per length."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lengths = sorted({length for length, _ in histories})
+    for metric in ("accuracy", "loss"):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for i, length in enumerate(lengths):
+            runs = [h[metric] for (n, _), h in histories.items() if n == length and h[metric]]
+            if not runs:
+                continue
+            for values in runs:
+                ax.plot(range(1, len(values) + 1), _smooth(values), color=f"C{i}", alpha=0.35, lw=0.8)
+            common = min(map(len, runs))  # the mean while every seed is still training
+            mean = [sum(v[t] for v in runs) / len(runs) for t in range(common)]
+            ax.plot(range(1, common + 1), _smooth(mean), color=f"C{i}", lw=2,
+                    label=f"length {length} (mean of {len(runs)} seeds)")
+        ax.set(xlabel="step", ylabel=f"training {metric} (smoothing {SMOOTHING})", title=title)
+        if metric == "loss":
+            ax.set_yscale("log")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / f"{metric}.png", dpi=120)
+        plt.close(fig)
+
+
+def _smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """TensorBoard's exponential moving average."""
+    smoothed, last = [], values[0]
+    for v in values:
+        last = weight * last + (1 - weight) * v
+        smoothed.append(last)
+    return smoothed
+
+
+def _print_table(results: dict) -> None:
+    config = results["config"]
+    print(f"{config['task']}, {config['model']}: stop rule {results['stop_rule']} "
+          f"({STOP_RULES[results['stop_rule']]})")
+    print(f"{'length':>6} {'seed':>5} {'steps':>6} {'term(default)':>13} {'term(literal)':>13} {'eval acc':>9} "
+          f"{'final loss':>10}")
+    for r in results["runs"]:
+        steps = r["termination_step"]
+        print(f"{r['length']:>6} {r['seed']:>5} {r['steps']:>6} {_fmt(steps['default']):>13} "
+              f"{_fmt(steps['literal']):>13} {r['eval_accuracy']:>9.4f} {r['final_loss']:>10.4f}")
+    print(f"{'length':>6} {'mean term(default)':>18} {'mean term(literal)':>18} {'report':>6} {'eval acc':>17}")
+    for length, a in results["aggregate"].items():
+        steps = [_mean_std(a["termination_step"][rule], len(a["seeds"])) for rule in ("default", "literal")]
+        acc = a["eval_accuracy"]
+        print(f"{length:>6} {steps[0]:>18} {steps[1]:>18} {_fmt(a['report_termination_step']):>6} "
+              f"{acc['mean']:>8.4f} ± {acc['std']:.4f}")
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def _mean_std(s: dict, seeds: int) -> str:
+    if s["mean"] is None:
+        return "not reached"
+    reached = "" if s["reached"] == seeds else f" ({s['reached']}/{seeds} seeds)"
+    return f"{s['mean']:.0f} ± {s['std']:.0f}{reached}"

@@ -1,0 +1,147 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from seqgraph import checkpoint
+from seqgraph.cli import main
+from seqgraph.toy import ToyTrainer
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and threads fight over shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+TINY = ["toy", "--task", "randomcomb", "--model", "lstm", "--hidden", "16", "--batch", "32", "--lr", "0.01",
+        "--eval-batches", "2", "--eval-batch-size", "32"]
+
+
+def toy(out, *extra):
+    return main([*TINY, "--out", str(out), *extra])
+
+
+def test_toy_writes_results_plots_logs_and_checkpoints(tmp_path, capsys):
+    assert toy(tmp_path, "--length", "3", "4", "--seeds", "1", "2", "--max-steps", "12") == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["length"], r["seed"]) for r in results["runs"]] == [(3, 1), (3, 2), (4, 1), (4, 2)]
+    run = results["runs"][0]
+    assert set(run["termination_step"]) == {"default", "literal"}
+    assert 0 <= run["eval_accuracy"] <= 1 and run["final_loss"] > 0
+    assert results["stop_rule"] == "default" and results["config"]["lengths"] == [3, 4]
+    assert set(results["aggregate"]) == {"3", "4"}
+    for name in ("accuracy.png", "loss.png", "checkpoints/length4-seed2.pt"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert any((tmp_path / "tensorboard" / "length3-seed1").iterdir())
+    assert "term(literal)" in capsys.readouterr().out
+
+
+def test_same_command_twice_gives_identical_results(tmp_path):
+    for out in ("a", "b"):
+        assert toy(tmp_path / out, "--length", "4", "--seeds", "3", "--max-steps", "12", "--stop-rule", "literal") == 0
+    a, b = ((tmp_path / out / "results.json").read_text() for out in ("a", "b"))
+    assert a == b
+
+
+def exit_code(argv):
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse errors
+        return e.code
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--length", "1"], "length"),
+    (["--batch", "0"], "positive integer"),
+    (["--task", "parity"], "invalid choice"),
+    (["--lr", "-1"], "positive number"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, message):
+    assert exit_code([*TINY, "--out", str(tmp_path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize("command", ["toy", "gradients"])
+def test_help(capsys, command):
+    assert exit_code([command, "--help"]) == 0
+    assert "--out" in capsys.readouterr().out
+
+
+def test_out_holding_another_experiment_is_refused(tmp_path, capsys):
+    assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "5") == 0
+    before = (tmp_path / "results.json").read_text()
+    assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "6") == 2
+    assert "another experiment" in capsys.readouterr().err
+    assert (tmp_path / "results.json").read_text() == before
+
+
+def test_interrupted_runs_resume_bitwise_exactly(tmp_path, monkeypatch):
+    args = ["--length", "5", "--seeds", "1", "--max-steps", "200", "--checkpoint-every", "5", "--stop-rule", "literal",
+            "--run-to-max"]
+    assert toy(tmp_path / "straight", *args) == 0
+    ckpt = "checkpoints/length5-seed1.pt"
+
+    # SIGTERM: the step under way finishes, a checkpoint is written at that step, exit code 130
+    train_step = ToyTrainer.train_step
+
+    def train_step_then_sigterm(trainer):
+        record = train_step(trainer)
+        if record.step == 7:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return record
+
+    monkeypatch.setattr(ToyTrainer, "train_step", train_step_then_sigterm)
+    assert toy(tmp_path / "terminated", *args) == 130
+    monkeypatch.undo()
+    assert checkpoint.load(tmp_path / "terminated" / ckpt)["trainer"]["step"] == 7
+
+    # SIGKILL of a real process: nothing is saved at the end, the last periodic checkpoint stays
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    proc = subprocess.Popen([sys.executable, "-m", "seqgraph", *TINY, "--out", str(tmp_path / "killed"), *args],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (tmp_path / "killed" / ckpt).exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = checkpoint.load(tmp_path / "killed" / ckpt)["trainer"]["step"]
+    assert 0 < step < 200 and step % 5 == 0
+
+    expected = checkpoint.load(tmp_path / "straight" / ckpt)["trainer"]["model"]
+    for out in ("terminated", "killed"):
+        assert toy(tmp_path / out, *args, "--resume") == 0
+        resumed = checkpoint.load(tmp_path / out / ckpt)["trainer"]["model"]
+        assert all(torch.equal(value, resumed[name]) for name, value in expected.items()), out
+        assert (tmp_path / out / "results.json").read_text() == (tmp_path / "straight" / "results.json").read_text()
+
+
+def test_resume_skips_finished_runs(tmp_path):
+    assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "10") == 0
+    before = (tmp_path / "results.json").read_text()
+    mtime = (tmp_path / "checkpoints" / "length3-seed1.pt").stat().st_mtime_ns
+    assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "10", "--resume") == 0
+    assert (tmp_path / "results.json").read_text() == before
+    assert (tmp_path / "checkpoints" / "length3-seed1.pt").stat().st_mtime_ns == mtime
+
+
+def test_gradients_command(tmp_path):
+    args = ["gradients", "--model", "lstm", "--length", "6", "--hidden", "8", "--batch", "4", "--trained-steps", "3",
+            "--radii", "0.5", "1.5", "--out", str(tmp_path)]
+    assert main(args) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results["model_curves"]) == ["fresh", "trained 3 steps"]
+    assert set(results["rnn_sweep"]) == {"0.5", "1.5"} and len(results["rnn_sweep"]["0.5"]) == 6
+    assert (tmp_path / "gradient_flow.png").stat().st_size > 0
+    # a smaller recurrent matrix lets less gradient through to h(1)
+    assert results["rnn_sweep"]["0.5"][0] / results["rnn_sweep"]["0.5"][-1] < (
+        results["rnn_sweep"]["1.5"][0] / results["rnn_sweep"]["1.5"][-1])
