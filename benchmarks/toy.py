@@ -5,7 +5,7 @@ embedding 32 -> LSTM 128 -> linear to 16 classes, batch 128, 15 time steps. Meas
 the two models in rounds, so that load from other processes hits both alike; the median round counts.
 Also times batch generation alone, for every task at its Table 2 batch size.
 
-    python benchmarks/toy.py [--rounds 7] [--steps 40]
+    python benchmarks/toy.py [--rounds 7] [--steps 40] [--threads N]
 
 Writes benchmarks/results/toy.json. Target: ours >= 0.8 of nn.LSTM's examples/s; batches < 10% of a step.
 """
@@ -67,12 +67,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="alternating measurement rounds (default: 7)")
     parser.add_argument("--steps", type=int, default=40, help="training steps per round and model (default: 40)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch intra-op threads (default: torch's default)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "toy.json"), help="result file")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     task = make_task("randomcomb", LENGTH)
-    models = {"ours": build_classifier("lstm", LENGTH, LENGTH, HIDDEN, EMBEDDING), "torch.nn.LSTM": TorchLSTMClassifier()}
+    models = {"ours": build_classifier("lstm", LENGTH, LENGTH, HIDDEN, EMBEDDING),
+              "torch.nn.LSTM": TorchLSTMClassifier()}
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
     rng = np.random.default_rng(0)
     for name in models:  # warm-up

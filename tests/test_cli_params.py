@@ -36,9 +36,17 @@ def test_params_other_model_says_formula_is_lstm_only(capsys):
 
 
 @pytest.mark.parametrize("flag, value", [("--hidden", "0"), ("--input-dim", "x"), ("--model", "transformer")])
-def test_params_bad_value_exits_2_with_one_line(flag, value):
+def test_params_bad_value_exits_2_with_one_line(capsys, flag, value):
     args = {"--model": "lstm", "--input-dim": "4", "--hidden": "6", "--classes": "3", flag: value}
-    argv = [item for pair in args.items() for item in pair]
-    proc = subprocess.run([sys.executable, "-m", "seqgraph", "params", *argv], capture_output=True, text=True)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["params", *(item for pair in args.items() for item in pair)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"argument {flag}" in err
+
+
+def test_params_command_line_exits_2():
+    argv = ["params", "--input-dim", "4", "--classes", "3", "--hidden", "0"]
+    proc = subprocess.run([sys.executable, "-m", "seqgraph", *argv], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and f"argument {flag}" in proc.stderr
+    assert proc.stderr == "seqgraph params: error: argument --hidden: must be a positive integer, got 0\n"

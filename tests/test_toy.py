@@ -10,6 +10,7 @@ from seqgraph import checkpoint
 from seqgraph.errors import NonFiniteLossError
 from seqgraph.toy import WINDOW, ToyConfig, ToyTrainer, aggregate, rule_fires
 
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny models gain nothing from intra-op threads, and threads fight over shared cores."""

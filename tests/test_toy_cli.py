@@ -10,7 +10,9 @@ import torch
 
 from seqgraph import checkpoint
 from seqgraph.cli import main
+from seqgraph.errors import NonFiniteLossError
 from seqgraph.toy import ToyTrainer
+
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -77,12 +79,18 @@ def test_help(capsys, command):
     assert "--out" in capsys.readouterr().out
 
 
-def test_out_holding_another_experiment_is_refused(tmp_path, capsys):
+def test_other_experiments_and_bad_checkpoints_are_refused(tmp_path, capsys):
     assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "5") == 0
     before = (tmp_path / "results.json").read_text()
     assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "6") == 2
     assert "another experiment" in capsys.readouterr().err
     assert (tmp_path / "results.json").read_text() == before
+    # forced into the folder, --resume still refuses the other configuration's checkpoint
+    assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "6", "--force", "--resume") == 2
+    assert "max_steps: 5 in checkpoint vs 6 now" in capsys.readouterr().err
+    (tmp_path / "checkpoints" / "length3-seed1.pt").write_bytes(b"PK\x03\x04 truncated")
+    assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "5", "--force", "--resume") == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
 
 
 def test_interrupted_runs_resume_bitwise_exactly(tmp_path, monkeypatch):
@@ -123,6 +131,20 @@ def test_interrupted_runs_resume_bitwise_exactly(tmp_path, monkeypatch):
         resumed = checkpoint.load(tmp_path / out / ckpt)["trainer"]["model"]
         assert all(torch.equal(value, resumed[name]) for name, value in expected.items()), out
         assert (tmp_path / out / "results.json").read_text() == (tmp_path / "straight" / "results.json").read_text()
+
+
+def test_non_finite_loss_exits_3_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, capsys):
+    train_step = ToyTrainer.train_step
+
+    def train_step_until_nan(trainer):
+        if trainer.step == 7:
+            raise NonFiniteLossError(8, float("nan"))
+        return train_step(trainer)
+
+    monkeypatch.setattr(ToyTrainer, "train_step", train_step_until_nan)
+    assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "20", "--checkpoint-every", "5") == 3
+    assert "loss became nan at step 8" in capsys.readouterr().err
+    assert checkpoint.load(tmp_path / "checkpoints" / "length3-seed1.pt")["trainer"]["step"] == 5
 
 
 def test_resume_skips_finished_runs(tmp_path):

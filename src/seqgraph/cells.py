@@ -85,7 +85,7 @@ class RNNCell(_Cell):
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$.
 
-    Parameters: ``weight_ih`` $= W_{hx}$ ``(H, I)``, ``weight_hh`` $= W_{hh}$ ``(H, H)``, ``bias`` $= b_h$ ``(H)``.
+    Parameters: ``weight_ih (H, I)`` $= W_{hx}$, ``weight_hh (H, H)`` $= W_{hh}$, ``bias (H)`` $= b_h$.
 
     Shapes: ``x`` ``(B, I)``, state ``h`` ``(B, H)`` -> ``h`` ``(B, H)``.
     """
@@ -115,16 +115,14 @@ class LSTMCell(_Cell):
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$ and $c(t)$.
 
-    Parameters, gates stacked in ``torch.nn.LSTM``'s order i, f, g, o (so weights load by key from it):
+    Parameters, SPEC's matrices stacked by rows (H each) in ``torch.nn.LSTM``'s gate order i, f, g, o::
 
-    =============  ===============================  ===============================  ==================
-    gate           ``weight_ih`` rows (``(4H, I)``)  ``weight_hh`` rows (``(4H, H)``)  ``bias`` (``(4H)``)
-    =============  ===============================  ===============================  ==================
-    input i        ``[0:H]`` = $W_{ix}$              ``[0:H]`` = $W_{ih}$              ``[0:H]`` = $b_i$
-    forget f       ``[H:2H]`` = $W_{fx}$             ``[H:2H]`` = $W_{fh}$             ``[H:2H]`` = $b_f$
-    modulation g   ``[2H:3H]`` = $W_{gx}$            ``[2H:3H]`` = $W_{gh}$            ``[2H:3H]`` = $b_g$
-    output o       ``[3H:4H]`` = $W_{ox}$            ``[3H:4H]`` = $W_{oh}$            ``[3H:4H]`` = $b_o$
-    =============  ===============================  ===============================  ==================
+        weight_ih (4H, I) = [W_ix; W_fx; W_gx; W_ox]
+        weight_hh (4H, H) = [W_ih; W_fh; W_gh; W_oh]
+        bias      (4H)    = [b_i;  b_f;  b_g;  b_o ]
+
+    so that e.g. ``W_gx = weight_ih[2H:3H]`` and ``b_f = bias[H:2H]``. Mind the names: SPEC's $W_{ih}$ is the
+    input gate's recurrent matrix, ``weight_hh[0:H]``; torch's ``weight_ih`` holds the input matrices.
 
     Shapes: ``x`` ``(B, I)``, state ``(h, c)`` each ``(B, H)`` -> ``(h, c)``.
     """
@@ -252,17 +250,12 @@ class PeepholeLSTMCell(_Cell):
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$ and $c(t)$.
 
-    Parameters, in the LSTM's order i, f, (cell input), o; ``weight_hh`` (the peepholes, read from $c$) has
-    no row block for the cell input, which (38) computes from $x$ alone:
+    Parameters, SPEC's matrices stacked by rows (H each) in the LSTM's order i, f, cell input, o; the
+    peephole matrices act on $c(t-1)$ and (38) has none for the cell input::
 
-    ====================  ===============================  ===============================  ==================
-    gate                  ``weight_ih`` rows (``(4H, I)``)  ``weight_hh`` rows (``(3H, H)``)  ``bias`` (``(4H)``)
-    ====================  ===============================  ===============================  ==================
-    input i               ``[0:H]`` = $W_{ix}$              ``[0:H]`` = $W_{ih}$              ``[0:H]`` = $b_i$
-    forget f              ``[H:2H]`` = $W_{fx}$             ``[H:2H]`` = $W_{fh}$             ``[H:2H]`` = $b_f$
-    cell input            ``[2H:3H]`` = $W_{cx}$            --                               ``[2H:3H]`` = $b_c$
-    output o              ``[3H:4H]`` = $W_{ox}$            ``[2H:3H]`` = $W_{oh}$            ``[3H:4H]`` = $b_o$
-    ====================  ===============================  ===============================  ==================
+        weight_ih (4H, I) = [W_ix; W_fx; W_cx; W_ox]
+        weight_hh (3H, H) = [W_ih; W_fh; W_oh]
+        bias      (4H)    = [b_i;  b_f;  b_c;  b_o ]
 
     Shapes: ``x`` ``(B, I)``, state ``(h, c)`` each ``(B, H)`` -> ``(h, c)``.
     """

@@ -142,7 +142,7 @@ class LSTM(_Unrolled):
 
 def _tanh(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """tanh(x) = 2 sigmoid(2x) - 1 into ``out``: on CPU, torch.tanh costs about four sigmoids."""
-    return torch.mul(x, 2, out=out).sigmoid_().mul_(2).sub_(1)
+    return torch.add(x, x, out=out).sigmoid_().mul_(2).sub_(1)
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -178,17 +178,20 @@ class LSTMFunction(torch.autograd.Function):
         tanh_c = x_proj.new_empty(T, B, H)  # tanh c(1..T)
         c[0] = c0
         h_prev, weight_hh_t = h0, weight_hh.t()
-        for t in range(T):
-            a = torch.addmm(x_proj[t], h_prev, weight_hh_t, out=gates[t])  # (B, 4H)
+        # per-step views made once: unbind is cheaper than indexing in the loop
+        per_step = zip(x_proj.unbind(0), gates.unbind(0), c[:-1].unbind(0), c[1:].unbind(0), tanh_c.unbind(0),
+                       h.unbind(0), strict=True)
+        for x_proj_t, a, c_prev, c_t, tanh_c_t, h_t in per_step:
+            torch.addmm(x_proj_t, h_prev, weight_hh_t, out=a)  # (B, 4H)
             i, f, g, o = a.chunk(4, -1)  # torch.nn.LSTM's gate order
             # (4)-(7) in place, one sigmoid for all four: tanh(g) = 2 sigmoid(2g) - 1, see _tanh
-            g.mul_(2)
+            g.add_(g)
             a.sigmoid_()
             g.mul_(2).sub_(1)
             # (8)
-            torch.mul(c[t], f, out=c[t + 1]).addcmul_(g, i)
+            torch.mul(c_prev, f, out=c_t).addcmul_(g, i)
             # (9)
-            h_prev = torch.mul(_tanh(c[t + 1], out=tanh_c[t]), o, out=h[t])
+            h_prev = torch.mul(_tanh(c_t, out=tanh_c_t), o, out=h_t)
         ctx.save_for_backward(gates, h0, h, c, tanh_c, weight_hh)
         return h, c[T]
 
@@ -198,31 +201,35 @@ class LSTMFunction(torch.autograd.Function):
         gates, h0, h, c, tanh_c, weight_hh = ctx.saved_tensors
         T, B, H = h.shape
         i, f, g, o = gates.chunk(4, -1)  # (T, B, H) each
-        # the factors of delta c(t) and delta h(t) in the gate gradients, for all steps at once
-        d_sigmoid_i, d_sigmoid_f, _, d_sigmoid_o = torch.addcmul(gates, gates, gates, value=-1).chunk(4, -1)
-        dc_to_gates = gates.new_empty(T, B, 3, H)  # i, f, g
-        torch.mul(g, d_sigmoid_i, out=dc_to_gates[:, :, 0])
-        torch.mul(c[:-1], d_sigmoid_f, out=dc_to_gates[:, :, 1])
-        torch.addcmul(i, i, g * g, value=-1, out=dc_to_gates[:, :, 2])  # i (1 - g^2)
-        dh_to_o = tanh_c * d_sigmoid_o  # (T, B, H)
-        dh_to_dc = torch.addcmul(o, o, tanh_c * tanh_c, value=-1)  # o (1 - tanh^2 c)
-        d_gates = torch.empty_like(gates)  # delta a(t), (T, B, 4H)
-        d_gates_ifg, d_gates_o = d_gates.view(T, B, 4, H)[:, :, :3], d_gates[..., 3 * H :]
-        dh = grad_h[T - 1]
+        # d_gates starts as the factors that do not depend on delta, for all steps at once:
+        # i (1 - i) g, f (1 - f) c(t-1), i (1 - g^2), o (1 - o) tanh c(t); the loop multiplies in delta
+        d_gates = torch.addcmul(gates, gates, gates, value=-1)  # sigmoid' = s (1 - s), (T, B, 4H)
+        d_i, d_f, d_g, d_o = d_gates.chunk(4, -1)
+        d_i.mul_(g)
+        d_f.mul_(c[:-1])
+        torch.addcmul(i, i, g * g, value=-1, out=d_g)
+        d_o.mul_(tanh_c)
+        dh_to_dc = torch.addcmul(o, o, tanh_c * tanh_c, value=-1)  # o (1 - tanh^2 c), (T, B, H)
+        d_ifg = d_gates.view(T, B, 4, H)[:, :, :3]
         dc = grad_c_last.clone()
-        for t in range(T - 1, -1, -1):
-            if t < T - 1:
-                dh = torch.addmm(grad_h[t], d_gates[t + 1], weight_hh)  # (B, H)
-                dc.mul_(f[t + 1])
-            dc.addcmul_(dh, dh_to_dc[t])
-            torch.mul(dc_to_gates[t], dc.unsqueeze(1), out=d_gates_ifg[t])
-            torch.mul(dh_to_o[t], dh, out=d_gates_o[t])
+        dc_column = dc.unsqueeze(1)  # (B, 1, H), a view of dc for the three gates at once
+        d_next = f_next = None  # delta a(t + 1) and f(t + 1), from the step after
+        per_step = zip(grad_h.unbind(0), f.unbind(0), dh_to_dc.unbind(0), d_gates.unbind(0), d_ifg.unbind(0),
+                       d_o.unbind(0), strict=True)
+        for grad_h_t, f_t, dh_to_dc_t, d_t, d_ifg_t, d_o_t in reversed(list(per_step)):
+            dh = grad_h_t if d_next is None else torch.addmm(grad_h_t, d_next, weight_hh)  # delta h(t), (B, H)
+            if f_next is not None:
+                dc.mul_(f_next)
+            dc.addcmul_(dh, dh_to_dc_t)  # delta c(t)
+            d_ifg_t.mul_(dc_column)
+            d_o_t.mul_(dh)
+            d_next, f_next = d_t, f_t
         d_h0 = d_gates[0] @ weight_hh if ctx.needs_input_grad[1] else None
         d_c0 = dc * f[0] if ctx.needs_input_grad[2] else None
         d_weight_hh = None
         if ctx.needs_input_grad[3]:
             h_prev = torch.cat((h0.unsqueeze(0), h[:-1]))  # h(0..T-1), (T, B, H)
-            d_weight_hh = d_gates.view(T * B, 4 * H).t() @ h_prev.view(T * B, H)  # (4H, H)
+            d_weight_hh = (h_prev.view(T * B, H).t() @ d_gates.view(T * B, 4 * H)).t()  # (4H, H)
         return d_gates, d_h0, d_c0, d_weight_hh
 
 
