@@ -148,11 +148,13 @@ def random_graphs(sizes: list[tuple[int, int]], threads: int) -> list[dict]:
                 raise RuntimeError(f"{impl} {nodes}/{edges} failed: {out.stderr[-2000:]}")
             row[impl] = json.loads(out.stdout.strip().splitlines()[-1])
         row["time_ratio"] = row["ours"]["seconds"] / row["pyg"]["seconds"]
-        row["memory_ratio"] = row["ours"]["peak_mib"] / row["pyg"]["peak_mib"]
+        ours, pyg = row["ours"], row["pyg"]
+        # a graph so small that neither grows the peak has no memory ratio
+        row["memory_ratio"] = ours["peak_mib"] / pyg["peak_mib"] if pyg["peak_mib"] > 0 else None
         results.append(row)
-        print(f"random graph {nodes} nodes / {edges} edges: ours {row['ours']['seconds']:.2f} s, "
-              f"{row['ours']['peak_mib']:.0f} MiB; PyG {row['pyg']['seconds']:.2f} s, {row['pyg']['peak_mib']:.0f} MiB; "
-              f"time ratio {row['time_ratio']:.3f}, memory ratio {row['memory_ratio']:.3f}", flush=True)
+        print(f"random graph {nodes} nodes / {edges} edges: ours {ours['seconds']:.2f} s, {ours['peak_mib']:.0f} MiB; "
+              f"PyG {pyg['seconds']:.2f} s, {pyg['peak_mib']:.0f} MiB; time ratio {row['time_ratio']:.3f}, "
+              f"memory ratio {row['memory_ratio']}", flush=True)
     return results
 
 

@@ -167,10 +167,10 @@ def run_train(args) -> int:
     if args.json:
         print_json(results)
     else:
-        best = results["best_val"]
-        print(f"step {trainer.step}: validation loss {results['final_val']['loss']:.4f} nats/char "
-              f"({results['final_val']['bits']:.4f} bits/char); best {best['loss']:.4f} at step {best['step']}; "
-              f"results in {out}")
+        val, best = results["final_val"], results["best_val"]  # None when stopped before the first validation
+        scores = (f"validation loss {val['loss']:.4f} nats/char ({val['bits']:.4f} bits/char); best "
+                  f"{best['loss']:.4f} at step {best['step']}" if val else "no validation yet")
+        print(f"step {trainer.step}: {scores}; results in {out}")
     if results["interrupted"]:
         print(f"seqgraph text train: stopped at step {trainer.step} of {config.steps}; checkpoint saved, "
               f"continue with --resume {out}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Graph neural networks (SPEC Part 3), written from their equations."""

@@ -16,8 +16,9 @@ import torch
 from torch import Tensor, nn
 
 from . import example
+from .data import Graph
 from .layers import GCNConv, glorot_
-from .train import feature_dropout
+from .train import feature_dropout, to_csr
 
 VARIANTS = ("plain", "self", "residual")
 
@@ -124,3 +125,11 @@ def mean_pairwise_distance(h: Tensor) -> float:
         raise ValueError(f"mean_pairwise_distance needs at least two rows, got {n}")
     u = nn.functional.normalize(h.double(), dim=1)  # (N, F)
     return float(torch.cdist(u, u).sum() / (n * (n - 1)))
+
+
+@torch.no_grad()
+def output_distance(model: nn.Module, graph: Graph) -> float:
+    """:func:`mean_pairwise_distance` of ``model``'s output for every node of ``graph``, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    return mean_pairwise_distance(model(to_csr(graph.x.float()).to(device), graph.edge_index.to(device)))

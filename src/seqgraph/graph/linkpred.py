@@ -243,9 +243,10 @@ def evaluate(z: Tensor, pos: Tensor, neg: Tensor) -> tuple[float, float]:
 
 
 def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.device | str = "cpu",
-                 on_epoch: Callable[[dict], None] | None = None) -> tuple[LinkPredResult, GAE, EdgeSplit]:
+                 on_epoch: Callable[[dict], None] | None = None) -> tuple[LinkPredResult, Tensor, EdgeSplit]:
     """Split ``graph``'s edges with ``seed``, train a (V)GAE on the training edges with Adam and fresh negatives
-    each epoch, and score the held-out pairs. Returns the result, the trained model (eval mode) and the split.
+    each epoch, and score the held-out pairs. Returns the result, the final embeddings Z ``(N, latent)`` (μ for
+    the VGAE) and the split.
     """
     if config.model not in MODELS:
         raise InputError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
@@ -287,9 +288,10 @@ def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.
         if on_epoch is not None:
             on_epoch(record)
     seconds = (time.perf_counter() - start) / config.epochs
-    test_auc, test_ap = evaluate(embed(model, x, edge_index), split.test_pos.to(device), split.test_neg.to(device))
+    z = embed(model, x, edge_index)  # (N, latent)
+    test_auc, test_ap = evaluate(z, split.test_pos.to(device), split.test_neg.to(device))
     result = LinkPredResult(seed, test_auc, test_ap, history[-1]["val_auc"], history[-1]["val_ap"], seconds, history)
-    return result, model, split
+    return result, z, split
 
 
 def raw_scale(x: Tensor) -> Tensor:
