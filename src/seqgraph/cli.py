@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "graph",
     "toy",
     "gradients",
+    "reproduce",
 )
 
 

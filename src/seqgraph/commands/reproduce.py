@@ -79,8 +79,12 @@ def run(args) -> int:
 
 def _run_one(exp, folder: Path, args, seqgraph_main, bar) -> dict:
     """Run one experiment unless its results are there; return its status."""
-    argv = exp.argv(args.profile) + ["--device", args.device]
-    if args.data_dir:
+    argv = exp.argv(args.profile, Path(args.out))
+    if exp.json_stdout:
+        argv += ["--json"]
+    else:
+        argv += ["--out", str(folder), "--force", "--device", args.device]
+    if exp.reads_data and args.data_dir:
         argv += ["--data-dir", args.data_dir]
     timing = folder / "timing.json"
     if (folder / "results.json").exists() and timing.exists() and not args.force:
@@ -89,11 +93,17 @@ def _run_one(exp, folder: Path, args, seqgraph_main, bar) -> dict:
     bar.set_postfix_str(exp.name)
     tqdm.write(f"[run]  {exp.name}: seqgraph {' '.join(argv)}")
     start = time.perf_counter()
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):  # the commands' own tables would interleave with the bar
-        code = seqgraph_main(argv + ["--out", str(folder), "--force"])
+    captured, errors = io.StringIO(), io.StringIO()
+    # The commands' own tables and progress bars would interleave with the overall bar.
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(errors):
+        code = seqgraph_main(argv)
     status = {"argv": argv, "wall_time_s": time.perf_counter() - start}
     if code != 0:
-        return {**status, "status": "failed", "error": f"exit code {code}"}
+        message = (errors.getvalue().strip().splitlines() or [""])[-1]
+        tqdm.write(f"[fail] {exp.name}: exit code {code}: {message}")
+        return {**status, "status": "failed", "error": f"exit code {code}: {message}"}
+    folder.mkdir(parents=True, exist_ok=True)
+    if exp.json_stdout:
+        outdir.write_json(folder / "results.json", json.loads(captured.getvalue()))
     outdir.write_json(timing, status)
     return {**status, "status": "ran"}
