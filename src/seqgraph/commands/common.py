@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import sys
 
 import torch
@@ -50,8 +51,8 @@ def _number(text: str, kind):
     except ValueError:
         expected = "an integer" if kind is int else "a number"
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if kind is float and value != value:  # NaN
-        raise argparse.ArgumentTypeError("NaN is not a valid value")
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
 
 
