@@ -40,7 +40,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..cli import main as seqgraph_main  # the experiments are seqgraph commands themselves
 
-    experiments = [e for e in EXPERIMENTS if not args.only or e.name in args.only]
+    experiments = [e for e in EXPERIMENTS
+                   if args.profile in e.profiles and (not args.only or e.name in args.only)]
     unknown = set(args.only or ()) - {e.name for e in EXPERIMENTS}
     if unknown:
         raise InputError(f"unknown experiment(s) {sorted(unknown)}; known: {[e.name for e in EXPERIMENTS]}")
