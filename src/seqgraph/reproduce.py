@@ -120,6 +120,62 @@ REPORT_LENGTHS = {"smoke": ["4"], "quick": ["6", "11", "16"], "full": ["6", "11"
 ONE_SEED = {"smoke": ["1"], "quick": ["1"], "full": ["1", "2", "3"]}
 
 
+# ---- Part 2 ---------------------------------------------------------------------------------------
+TEXT_TRAIN = "text-train"
+REPORT_TAUS = ("0.5", "1", "2")  # the report's inverse temperatures: softmax(τ·x̃)
+
+
+def _text_train(profile: str, root: Path) -> list[str]:
+    config = _by_profile(
+        profile,
+        # smoke: seconds; quick: the quick preset cut to ~4 minutes of a 2-core CPU; full: the report's own
+        ["--preset", "quick", "--steps", "30", "--hidden", "32", "--embedding", "16", "--batch", "8",
+         "--seq-len", "32", "--eval-every", "15"],
+        ["--preset", "quick", "--steps", "600", "--eval-every", "100"],
+        ["--preset", "report"])
+    return ["text", "train", "--corpus", "democracy", *config]
+
+
+def _render_text_train(results: dict, folder: Path, profile: str) -> list[tuple]:
+    config, corpus, best = results["config"], results["corpus"], results["best_val"]
+    keys = ("hidden_size", "embedding_dim", "num_layers", "batch_size", "seq_len", "steps", "lr", "max_norm")
+    blocks = [
+        ("p", "Configuration: " + ", ".join(f"{k} {config[k]}" for k in keys)
+         + f". Corpus: Democracy in America, {corpus['characters']:,} characters after stripping "
+         f"{corpus['boilerplate_stripped']:,} of Project Gutenberg header and licence, vocabulary "
+         f"{corpus['vocab_size']}; the last {corpus['val_characters']:,} characters are held out for validation "
+         f"(the report had no validation set). Throughput {results['chars_per_s']:,.0f} characters/s."),
+        ("p", f"Best validation loss {best['loss']:.3f} nats/char = {best['bits']:.3f} bits/char "
+         f"(accuracy {best['acc']:.3f}) at step {best['step']}."),
+        ("img", folder / "curves.png", "Training and validation loss and accuracy"),
+    ]
+    for record in results["samples"]:
+        blocks.append(("p", f"Greedy samples at step {record['step']} of {config['steps']} "
+                       "(5 of length 30 from different start characters, one of length 200):"))
+        blocks.append(("pre", "\n".join(record["greedy"]) + "\n\n" + record["long"]))
+    return blocks
+
+
+def _text_sample(tau: str) -> Callable[[str, Path], list[str]]:
+    def argv(profile: str, root: Path) -> list[str]:
+        return ["text", "sample", "--checkpoint", str(root / TEXT_TRAIN), "--inverse-temperature", tau,
+                "--num", "3", "--length", "120", "--seed", "0"]
+    return argv
+
+
+def _render_text_sample(results: dict, folder: Path, profile: str) -> list[tuple]:
+    t = results["temperature"]
+    return [("p", f"Sampled with softmax(logits / T), T = {t:g}, i.e. the report's inverse temperature "
+             f"τ = 1/T = {1 / t:g} (the report writes softmax(τ·x̃)); 3 samples of 120 characters:"),
+            ("pre", "\n\n".join(results["samples"]))]
+
+
+def _render_text_complete(results: list, folder: Path, profile: str) -> list[tuple]:
+    return [("p", "Each of the report's prompts is fed once to warm the LSTM state, then continued greedily for 30 "
+             "characters (the state is carried, the prefix never re-run):"),
+            ("table", ["prompt", "completion"], [[r["prompt"], r["completion"]] for r in results])]
+
+
 # ---- Part 3 ---------------------------------------------------------------------------------------
 # Ã of the report's 6-node example, as printed in the report (SPEC Part 3).
 REPORT_A_TILDE = [[1, 1, 0, 0, 1, 0], [1, 1, 0, 1, 0, 0], [0, 0, 1, 1, 0, 0],
@@ -208,6 +264,13 @@ EXPERIMENTS: list[Experiment] = [
                _toy("palindrome", "lstm", {"smoke": ["2"], "quick": ["10"], "full": ["10"]}, ONE_SEED), _render_toy),
     Experiment("sanity-baumsweet", PART1, "Sanity check: LSTM, Baum–Sweet L=6 (full profile only: ~7 min on CPU)",
                _toy("baumsweet", "lstm", {"full": ["6"]}, ONE_SEED), _render_toy, profiles=("full",)),
+    Experiment(TEXT_TRAIN, PART2, "Training on Democracy in America", _text_train, _render_text_train,
+               reads_data=True),
+    *(Experiment(f"text-tau-{tau}", PART2, f"Sampling at the report's τ = {tau}", _text_sample(tau),
+                 _render_text_sample, json_stdout=True) for tau in REPORT_TAUS),
+    Experiment("text-complete", PART2, "Completing the report's prompts",
+               lambda profile, root: ["text", "complete", "--checkpoint", str(root / TEXT_TRAIN)],
+               _render_text_complete, json_stdout=True),
     Experiment("graph-example", PART3, "The report's 6-node example",
                lambda profile, root: ["graph", "example"], _render_example, json_stdout=True),
     Experiment("graph-gcn", PART3, "GCN node classification on Cora", _graph_train("gcn"), _render_graph_train,
