@@ -10,7 +10,6 @@ import torch
 
 from seqgraph import checkpoint
 from seqgraph.cli import main
-from seqgraph.errors import NonFiniteLossError
 from seqgraph.toy import ToyTrainer
 
 
@@ -131,20 +130,6 @@ def test_interrupted_runs_resume_bitwise_exactly(tmp_path, monkeypatch):
         resumed = checkpoint.load(tmp_path / out / ckpt)["trainer"]["model"]
         assert all(torch.equal(value, resumed[name]) for name, value in expected.items()), out
         assert (tmp_path / out / "results.json").read_text() == (tmp_path / "straight" / "results.json").read_text()
-
-
-def test_non_finite_loss_exits_3_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, capsys):
-    train_step = ToyTrainer.train_step
-
-    def train_step_until_nan(trainer):
-        if trainer.step == 7:
-            raise NonFiniteLossError(8, float("nan"))
-        return train_step(trainer)
-
-    monkeypatch.setattr(ToyTrainer, "train_step", train_step_until_nan)
-    assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "20", "--checkpoint-every", "5") == 3
-    assert "loss became nan at step 8" in capsys.readouterr().err
-    assert checkpoint.load(tmp_path / "checkpoints" / "length3-seed1.pt")["trainer"]["step"] == 5
 
 
 def test_resume_skips_finished_runs(tmp_path):

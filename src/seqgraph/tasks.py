@@ -72,7 +72,7 @@ class BinaryPalindrome:
     batch has ragged lengths), so we pad to ``8 ceil(L/2) + 2`` = 4L + 6 instead.
 
     Args:
-        length: L, the number of digits of the palindrome's decimal pattern (2 ceil(L/2) digits).
+        length: L; the palindrome mirrors ceil(L/2) random decimal digits, as in the assignment.
     """
 
     name = "palindrome"
@@ -123,15 +123,15 @@ class BaumSweet:
     draws at once, first matching draws kept in order).
 
     Args:
-        length: L, the number of decimal digits of the largest integer; 2 <= L <= 18 (int64; [10, 10]
-            holds no Baum–Sweet number).
+        length: L, the number of decimal digits of the largest integer; 2 <= L <= 12 ([10, 10] holds
+            no Baum–Sweet number; beyond 10^12 they are so rare that rejection costs more than a step).
     """
 
     name = "baumsweet"
 
     def __init__(self, length: int):
-        if not 2 <= length <= 18:
-            raise ValueError(f"BaumSweet needs 2 <= length <= 18, got {length}")
+        if not 2 <= length <= 12:
+            raise ValueError(f"BaumSweet needs 2 <= length <= 12, got {length}")
         self.length = length
         self.num_symbols = 3
         self.num_classes = 2

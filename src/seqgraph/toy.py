@@ -21,6 +21,10 @@ Termination rules (both watch every run; ``stop_rule`` picks the one that ends i
 Everything a run depends on is in :class:`ToyConfig` and the trainer's ``state_dict`` (model,
 optimizer, step, history, the numpy generator that draws the batches), so a run restored from a
 checkpoint continues exactly as an uninterrupted one would (bitwise on the CPU).
+
+Under torchrun (:mod:`seqgraph.distributed`) every rank draws the same global batch of ``batch_size`` and
+trains on its slice; the logged loss and accuracy are the global batch's (summed over ranks), so the stop
+rules fire at the same step on every rank. Every rank evaluates the same batches with the same weights.
 """
 
 import math
@@ -31,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import distributed
 from .classifier import build_classifier
 from .errors import NonFiniteLossError
 from .tasks import make_task
@@ -117,6 +122,8 @@ class ToyTrainer:
             torch.manual_seed(config.seed)
             self.model = build_classifier(config.model, self.task.num_symbols, self.task.num_classes,
                                           config.hidden_size, config.embedding_dim).to(self.device)
+        self.ddp_model = distributed.wrap(self.model)  # the model itself when not distributed
+        self.shard = distributed.shard(config.batch_size)  # this rank's rows of every global batch
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.data = np.random.default_rng([config.seed, 0])  # the stream of training batches
         self.step = 0
@@ -131,26 +138,29 @@ class ToyTrainer:
 
     def train_step(self) -> StepRecord:
         """One Adam step on a fresh batch; raises NonFiniteLossError before updating on a bad loss."""
-        x, y = self.task.batch(self.config.batch_size, self.data)
-        x, y = x.to(self.device), y.to(self.device)  # (B, T), (B,)
-        log_probs = self.model(x)  # (B, C)
+        x, y = self.task.batch(self.config.batch_size, self.data)  # every rank draws the same global batch
+        x, y = x[self.shard].to(self.device), y[self.shard].to(self.device)  # (b, T), (b,)
+        log_probs = self.ddp_model(x)  # (b, C)
         loss = F.nll_loss(log_probs, y)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(self.step + 1, loss.item())
+        # the global batch's loss and correct answers, equal on every rank, so the stop rule fires on all at once
+        loss_sum, correct = distributed.sum_over_ranks(
+            torch.stack([loss.detach().double(), (log_probs.argmax(-1) == y).sum().double()])).tolist()
+        loss_value, accuracy = loss_sum / distributed.world_size(), correct / self.config.batch_size
+        if not math.isfinite(loss_value):
+            raise NonFiniteLossError(self.step + 1, loss_value)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_norm).item()
         self.optimizer.step()
         self.step += 1
-        accuracy = (log_probs.argmax(-1) == y).float().mean().item()
-        for name, value in (("loss", loss.item()), ("accuracy", accuracy), ("grad_norm", grad_norm)):
+        for name, value in (("loss", loss_value), ("accuracy", accuracy), ("grad_norm", grad_norm)):
             self.history[name].append(value)
         fired = tuple(rule for rule in STOP_RULES
                       if self.termination[rule] is None and rule_fires(rule, self.history["accuracy"]))
         for rule in fired:
             self.termination[rule] = self.step
             self.evaluation[rule] = self.evaluate()
-        return StepRecord(self.step, loss.item(), accuracy, grad_norm, grad_norm > self.config.max_norm, fired)
+        return StepRecord(self.step, loss_value, accuracy, grad_norm, grad_norm > self.config.max_norm, fired)
 
     def run(self, callback: Callable[[StepRecord], None] | None = None) -> dict:
         """Train until :attr:`done`, calling ``callback`` after every step; return :meth:`summary`."""
@@ -205,9 +215,11 @@ class ToyTrainer:
             "termination": dict(self.termination),
             "evaluation": {r: list(e) if e else None for r, e in self.evaluation.items()},
             "data": self.data.bit_generator.state,
+            "world_size": distributed.world_size(),
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, path: str = "checkpoint") -> None:
+        distributed.check_world_size(state.get("world_size", 1), path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = state["step"]

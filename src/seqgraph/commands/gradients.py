@@ -47,9 +47,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     device = resolve_device(args.device)
-    # Random combinations with N = T + 1 numbers has T input steps; Table 2's lr and batch for training.
+    # Random combinations with N = T + 1 numbers has T input steps; Table 2's lr and batch for training. The
+    # evaluation a termination rule triggers while training is not used here: keep it to one batch.
     config = ToyConfig.preset("randomcomb", length=args.length + 1, model=args.model, seed=args.seed,
-                              hidden_size=args.hidden, max_steps=max(args.trained_steps, 1), eval_batches=1)
+                              hidden_size=args.hidden, eval_batches=1)
     experiment = {"model": args.model, "length": args.length, "trained_steps": args.trained_steps,
                   "radii": args.radii, "hidden": args.hidden, "batch": args.batch, "seed": args.seed,
                   "device": device.type}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .. import checkpoint, outdir
+from .. import checkpoint, distributed, outdir
 from ..classifier import MODELS
 from ..errors import InputError
 from ..tasks import make_task
@@ -54,7 +54,9 @@ def register(sub) -> None:
                    help="keep training to --max-steps after the stop rule fired (its step and evaluation are "
                    "still recorded)")
     p.add_argument("--lr", type=positive_float, help="Adam learning rate (default: Table 2)")
-    p.add_argument("--batch", type=positive_int, help="training batch size (default: Table 2)")
+    p.add_argument("--batch", type=positive_int,
+                   help="training batch size; under torchrun the global batch, split equally across the processes "
+                   "(default: Table 2)")
     p.add_argument("--hidden", type=positive_int, help="hidden size (default: Table 2)")
     p.add_argument("--embedding", type=positive_int, help="embedding size (default: hidden / 4, as the report)")
     p.add_argument("--max-steps", type=positive_int, help="training steps at most (default: Table 2)")
@@ -75,7 +77,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    device = resolve_device(args.device)
+    with distributed.session(resolve_device(args.device)) as device:  # torchrun's processes join here
+        return _run(args, device)
+
+
+def _run(args, device) -> int:
     lengths = args.length or list(PRESETS[args.task]["lengths"])
     for length in lengths:
         try:
@@ -88,7 +94,9 @@ def run(args) -> int:
                             eval_batch_size=args.eval_batch_size)
     experiment = {k: v for k, v in dataclasses.asdict(base).items() if k not in ("length", "seed")}
     experiment.update(lengths=lengths, seeds=args.seeds, device=device.type)
-    out = outdir.prepare(args.out, "toy", experiment, force=args.force)
+    distributed.shard(base.batch_size)  # a global batch that does not split equally is refused before any writing
+    out = Path(args.out)
+    distributed.main_first(lambda: outdir.prepare(out, "toy", experiment, force=args.force), others=False)
 
     summaries, histories = [], {}
     with _StopRequest() as stop:
@@ -99,8 +107,10 @@ def run(args) -> int:
                 summaries.append(summary)
                 histories[length, seed] = trainer.history
 
+    if not distributed.is_main():  # rank 0 writes and prints for all
+        return 0
     results = {"config": experiment, "stop_rule": args.stop_rule, "stop_rules": STOP_RULES, "runs": summaries,
-               "aggregate": aggregate(summaries, args.task, args.model)}
+               "aggregate": aggregate(summaries, args.task, args.model), "processes": distributed.world_size()}
     outdir.write_json(out / "results.json", results)
     _plot(out, histories, f"{args.task}, {args.model}")
     if args.json:
@@ -140,39 +150,47 @@ def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
     if resume and path.exists():
         ckpt = checkpoint.load(path, map_location=device)
         checkpoint.check_compatible(ckpt, "toy", dataclasses.asdict(config), tuple(dataclasses.asdict(config)), path)
-        trainer.load_state_dict(ckpt["trainer"])
+        trainer.load_state_dict(ckpt["trainer"], str(path))
         checkpoint.set_rng_state(ckpt["rng"])
         summary = ckpt["summary"]
     if summary is not None:
         return trainer, summary
 
+    main = distributed.is_main()  # alone logs and writes checkpoints
+
     def save(summary=None):
+        if not main:
+            return
         checkpoint.save_atomic({"kind": "toy", "config": dataclasses.asdict(config), "trainer": trainer.state_dict(),
                                 "rng": checkpoint.rng_state(), "summary": summary}, path)
 
     # purge_step drops events logged after the checkpoint by an interrupted run
-    writer = SummaryWriter(out / "tensorboard" / name, purge_step=trainer.step + 1 if trainer.step else None)
+    writer = SummaryWriter(out / "tensorboard" / name, purge_step=trainer.step + 1 if trainer.step else None) \
+        if main else None
     bar = tqdm(total=config.max_steps, initial=trainer.step, desc=f"{config.task} {config.model} {name}",
-               unit="step", file=sys.stderr, dynamic_ncols=True)
+               unit="step", file=sys.stderr, dynamic_ncols=True, disable=not main)
 
     def on_step(record):
-        writer.add_scalar("train/loss", record.loss, record.step)
-        writer.add_scalar("train/accuracy", record.accuracy, record.step)
-        writer.add_scalar("train/grad_norm_before_clipping", record.grad_norm, record.step)
-        writer.add_scalar("train/clipped", float(record.clipped), record.step)
-        for rule in record.fired:
-            writer.add_scalar(f"eval/accuracy_at_{rule}_termination", trainer.evaluation[rule][0], record.step)
+        if main:
+            writer.add_scalar("train/loss", record.loss, record.step)
+            writer.add_scalar("train/accuracy", record.accuracy, record.step)
+            writer.add_scalar("train/grad_norm_before_clipping", record.grad_norm, record.step)
+            writer.add_scalar("train/clipped", float(record.clipped), record.step)
+            for rule in record.fired:
+                writer.add_scalar(f"eval/accuracy_at_{rule}_termination", trainer.evaluation[rule][0], record.step)
         bar.update()
         bar.set_postfix(loss=f"{record.loss:.4f}", acc=f"{record.accuracy:.3f}", refresh=False)
-        if record.step % every == 0 or stop.signum is not None:
+        stopping = distributed.any_rank(stop.signum is not None)  # all ranks stop after the same step
+        if record.step % every == 0 or stopping:
             save()
-        if stop.signum is not None:
+        if stopping:
             raise KeyboardInterrupt
 
     try:
         trainer.run(on_step)
     finally:
-        writer.close()
+        if main:
+            writer.close()
         bar.close()
     summary = trainer.summary()
     save(summary)

@@ -1,0 +1,56 @@
+import html
+import json
+
+import pytest
+
+from seqgraph.cli import main
+from seqgraph.reproduce import EXPERIMENTS, PART1, PART2, PART3
+
+from .test_report import CHROMIUM, rendered_attributes
+
+
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory, shared_data_dir):
+    out = tmp_path_factory.mktemp("reproduce") / "report"
+    assert main(["reproduce", "--profile", "smoke", "--out", str(out), "--data-dir", str(shared_data_dir)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def shared_data_dir():
+    from seqgraph.datadir import data_dir
+
+    root = data_dir()
+    if not (root / "planetoid" / "cora").is_dir():
+        pytest.skip("data mirror not found: set SEQGRAPH_DATA (the Makefile does)")
+    return root
+
+
+def test_smoke_profile_writes_every_section(smoke_report):
+    page = (smoke_report / "index.html").read_text()
+    markdown = (smoke_report / "report.md").read_text()
+    for heading in (PART1, PART2, PART3, *(e.title for e in EXPERIMENTS if "smoke" in e.profiles)):
+        assert html.escape(heading) in page and heading in markdown, heading
+    results = json.loads((smoke_report / "results.json").read_text())
+    assert all(e["status"] == "ran" for e in results["experiments"].values())
+    assert "FAILED" not in markdown
+
+
+def test_interrupted_reproduce_resumes_skipping_finished_experiments(smoke_report, capsys):
+    (smoke_report / "graph-gat" / "results.json").unlink()  # as if killed during the last experiment
+    assert main(["reproduce", "--profile", "smoke", "--out", str(smoke_report), "--only", "graph-gcn", "graph-gat"]) == 0
+    statuses = {name: e["status"] for name, e in json.loads((smoke_report / "results.json").read_text())
+                ["experiments"].items()}
+    assert statuses == {"graph-gcn": "cached", "graph-gat": "ran"}
+
+
+def test_unknown_experiment_is_a_usage_error(tmp_path, capsys):
+    assert main(["reproduce", "--profile", "smoke", "--out", str(tmp_path), "--only", "nope"]) == 2
+    assert "unknown experiment" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it in CI)")
+def test_report_figures_render_in_headless_chromium(smoke_report):
+    attributes = rendered_attributes(smoke_report / "index.html")
+    assert int(attributes["data-images"]) >= 10
+    assert attributes["data-broken-images"] == "0"
