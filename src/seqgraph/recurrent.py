@@ -106,7 +106,8 @@ class LSTM(_Unrolled):
     """The LSTM, :class:`~seqgraph.cells.LSTMCell` (SPEC eq. 4-9), over ``t = 1..T``; batch-first.
 
     The loop and its backward pass run in :class:`LSTMFunction`; the numbers are those of stepping
-    ``self.cell`` by hand, and of ``torch.nn.LSTM`` with the same weights (see :meth:`from_torch`).
+    ``self.cell`` by hand, and of ``torch.nn.LSTM`` with the same weights (see :meth:`from_torch`), to float
+    rounding. The outputs are a transposed view of a time-major buffer, as ``nn.LSTM``'s batch-first ones.
 
     Args:
         input_size: $N_{in}$, the size $I$ of $x(t)$.
