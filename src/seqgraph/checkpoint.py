@@ -48,7 +48,8 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for a damaged zip or a refused global
-        raise InputError(f"{path} is not a readable seqgraph checkpoint (corrupt or truncated?): {e}") from e
+        reason = " ".join(str(e).split())[:300]  # one line: torch's messages can span several
+        raise InputError(f"{path} is not a readable seqgraph checkpoint (corrupt or truncated?): {reason}") from e
     if not isinstance(obj, dict):
         raise InputError(f"{path} is not a seqgraph checkpoint (holds a {type(obj).__name__}, not a dict)")
     return obj

@@ -21,7 +21,8 @@ floating-point rounding (the sums are taken in another order), not bitwise.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import torch
@@ -53,6 +54,15 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
+@contextmanager
+def session(device: torch.device) -> Iterator[torch.device]:
+    """:func:`setup` on the way in, :func:`cleanup` on the way out, whatever happens in between."""
+    try:
+        yield setup(device)
+    finally:
+        cleanup()
+
+
 def is_distributed() -> bool:
     return dist.is_initialized()
 
@@ -78,6 +88,17 @@ def shard(batch_size: int) -> slice:
                          f"processes: make it a multiple of {size}")
     local = batch_size // size
     return slice(rank() * local, (rank() + 1) * local)
+
+
+def check_world_size(saved: int, path) -> None:
+    """Refuse to resume a checkpoint written by another number of processes.
+
+    The summation order of the all-reduce and each rank's random state (dropout) depend on it, so only
+    the same number continues a run exactly.
+    """
+    if saved != world_size():
+        raise InputError(f"{path} was written by a run of {saved} process{'es' * (saved != 1)}; resume it with "
+                         f"the same number (torchrun --nproc_per_node={saved}), not {world_size()}")
 
 
 def wrap(model: torch.nn.Module) -> torch.nn.Module:

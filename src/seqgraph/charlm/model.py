@@ -56,32 +56,33 @@ class CharLM(nn.Module):
     def stepper(self) -> Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]:
         """A function ``(x (B,), (h, c)) -> (logits (B, V), (h, c))`` that runs one time step, for generation.
 
-        It computes what ``self.lstm`` computes (eval mode) with one ``addmm`` per layer on the weights
-        laid out once as ``[W_ih W_hh]^T``. Why not call ``self.lstm`` on one character at a time: on CPU
-        each call hands the weights to oneDNN, which re-lays them out on every call, about ten times slower
-        than reading them once per character at hidden size 1024.
+        It computes what ``self.lstm`` computes (eval mode) from the same weights, laid out once for
+        reading row by row. Why not call ``self.lstm`` on one character at a time: on CPU each call hands
+        the weights to oneDNN, which re-lays them out on every call, about ten times slower than reading
+        them once per character at hidden size 1024. One character costs one read of the weights, so
+        the speed is bound by memory bandwidth; layer 0 only ever sees embedding rows, so its input product
+        is looked up in a (V, 4H) table instead of reading W_ih of layer 0.
         """
         lstm = self.lstm
-        layers = []
-        for l in range(lstm.num_layers):
-            w_ih, w_hh = getattr(lstm, f"weight_ih_l{l}"), getattr(lstm, f"weight_hh_l{l}")
-            b = getattr(lstm, f"bias_ih_l{l}") + getattr(lstm, f"bias_hh_l{l}")  # (4H,)
-            layers.append((torch.cat([w_ih, w_hh], 1).t().contiguous(), b))  # (I + H, 4H)
+        weight_ih = [getattr(lstm, f"weight_ih_l{l}") for l in range(lstm.num_layers)]  # (4H, I)
+        weight_hh_t = [getattr(lstm, f"weight_hh_l{l}").t().contiguous() for l in range(lstm.num_layers)]  # (H, 4H)
+        bias = [getattr(lstm, f"bias_ih_l{l}") + getattr(lstm, f"bias_hh_l{l}") for l in range(lstm.num_layers)]
+        table = torch.addmm(bias[0], self.embedding.weight, weight_ih[0].t())  # (V, 4H): E W_ih^T + b of layer 0
+        weight_ih_t = [None] + [w.t().contiguous() for w in weight_ih[1:]]  # (H, 4H) above layer 0
 
         def step(x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
             h0, c0 = state
-            inp = self.embedding(x)  # (B, E)
             hs, cs = [], []
-            for (w, b), h, c in zip(layers, h0, c0, strict=True):
-                # pre-activations of i, f, g, o (eq. 4–7): [x h] [W_ih W_hh]^T + b_ih + b_hh, nn.LSTM's order
-                i, f, g, o = torch.addmm(b, torch.cat([inp, h], 1), w).chunk(4, 1)  # (B, H) each
+            for l in range(len(weight_hh_t)):
+                x_part = table[x] if l == 0 else torch.addmm(bias[l], hs[-1], weight_ih_t[l])  # (B, 4H)
+                # pre-activations of i, f, g, o (eq. 4–7): x W_ih^T + b_ih + b_hh + h W_hh^T, nn.LSTM's order
+                i, f, g, o = torch.addmm(x_part, h0[l], weight_hh_t[l]).chunk(4, 1)  # (B, H) each
                 # c(t) = g ⊙ i + c(t-1) ⊙ f   (eq. 8)
-                c = g.tanh() * i.sigmoid() + c * f.sigmoid()
+                c = g.tanh() * i.sigmoid() + c0[l] * f.sigmoid()
                 # h(t) = tanh(c(t)) ⊙ o   (eq. 9)
-                inp = c.tanh() * o.sigmoid()
-                hs.append(inp)
+                hs.append(c.tanh() * o.sigmoid())
                 cs.append(c)
-            return self.head(inp), (torch.stack(hs), torch.stack(cs))  # (B, V)
+            return self.head(hs[-1]), (torch.stack(hs), torch.stack(cs))  # (B, V)
 
         return step
 

@@ -10,6 +10,11 @@ stopped: model, Adam, the learning-rate schedule, the step, the global random st
 that draws the batches, the best validation loss and the log. ``state_dict()`` is the checkpoint (a
 plain dict); ``load_state_dict()`` of it and further steps give bitwise the parameters that an
 uninterrupted run of the same seed reaches on CPU. Files are the caller's business.
+
+Under torchrun (:mod:`seqgraph.distributed`) every rank draws the same global batch of ``batch_size``
+windows and trains on its slice through DistributedDataParallel; the logged loss and accuracy are the
+global batch's. Each rank has its own random state (dropout masks), seeded ``seed + rank``; the
+checkpoint holds all of them and the world size.
 """
 
 import math
@@ -20,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import checkpoint
+from .. import checkpoint, distributed
 from ..errors import InputError, NonFiniteLossError
 from .data import Corpus, decode, sample_windows
 from .model import CharLM, CharLMConfig
@@ -48,7 +53,7 @@ class TrainConfig:
 
 # Model and training sizes per preset; every value can be overridden.
 PRESETS = {
-    "quick": dict(hidden_size=256, embedding_dim=64, num_layers=2, dropout=0.0, steps=2000, batch_size=32,
+    "quick": dict(hidden_size=256, embedding_dim=64, num_layers=2, dropout=0.0, steps=1600, batch_size=32,
                   seq_len=128, lr=3e-3, schedule="cosine", lr_decay=1.0, lr_decay_every=5000, max_norm=5.0,
                   eval_every=250),
     # The report's configuration (batch 256, 1500 steps, hidden 1024, embedding 256, Adam 5e-4, T = 30,
@@ -115,10 +120,12 @@ class Trainer:
 
     def __init__(self, model_config: CharLMConfig, config: TrainConfig, corpus: Corpus,
                  device: str | torch.device = "cpu", corpus_name: str = ""):
-        checkpoint.seed_everything(config.seed)
+        checkpoint.seed_everything(config.seed + distributed.rank())  # own dropout masks; DDP copies rank 0's weights
         self.model_config, self.config, self.corpus, self.device = model_config, config, corpus, device
         self.corpus_name = corpus_name
         self.model = CharLM(model_config).to(device)
+        self.ddp_model = distributed.wrap(self.model)  # the model itself when not distributed
+        self.shard = distributed.shard(config.batch_size)  # this rank's rows of every global batch
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.scheduler = _scheduler(self.optimizer, config)
         self.generator = torch.Generator().manual_seed(config.seed)  # draws the training windows
@@ -137,12 +144,17 @@ class Trainer:
     def train_step(self) -> dict:
         """One update on a fresh batch; returns loss, accuracy, pre-clip gradient norm, clipped, lr."""
         self.model.train()
+        # every rank draws the same global batch and trains on its rows
         x, y = sample_windows(self.corpus.train, self.config.batch_size, self.config.seq_len, self.generator)
-        x, y = x.to(self.device), y.to(self.device)
-        logits, _ = self.model(x)  # (B, T, V)
+        x, y = x[self.shard].to(self.device), y[self.shard].to(self.device)  # (b, T), (b, T)
+        logits, _ = self.ddp_model(x)  # (b, T, V)
         loss = cross_entropy(logits, y)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(self.step + 1, loss.item())
+        # the global batch's loss and correct predictions, the same on every rank
+        loss_sum, correct = distributed.sum_over_ranks(
+            torch.stack([loss.detach().double(), (logits.argmax(-1) == y).sum().double()])).tolist()
+        loss_value = loss_sum / distributed.world_size()
+        if not math.isfinite(loss_value):
+            raise NonFiniteLossError(self.step + 1, loss_value)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_norm).item()
@@ -152,8 +164,8 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
-        acc = (logits.argmax(-1) == y).float().mean().item()
-        return {"step": self.step, "loss": loss.item(), "acc": acc, "grad_norm": norm,
+        acc = correct / (self.config.batch_size * self.config.seq_len)
+        return {"step": self.step, "loss": loss_value, "acc": acc, "grad_norm": norm,
                 "clipped": norm > self.config.max_norm, "lr": lr}
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
@@ -204,7 +216,8 @@ class Trainer:
         """The checkpoint: plain tensors and Python values only (loadable with weights_only=True).
 
         ``resumable=False`` leaves out what only training needs (optimiser, schedule, random states,
-        log): enough to sample and evaluate, a third of the size with Adam's moments gone.
+        log): enough to sample and evaluate, a third of the size with Adam's moments gone. Under torchrun
+        every rank calls ``state_dict()`` (a resumable one gathers every rank's random state).
         """
         model = {
             "kind": KIND,
@@ -221,20 +234,22 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "history": self.history,
-            "rng": checkpoint.rng_state(),
+            "rng": distributed.gather(checkpoint.rng_state()),  # one per rank
+            "world_size": distributed.world_size(),
             "batch_generator": self.generator.get_state(),
         }
 
     def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
         """Continue from ``ckpt``; a checkpoint of another model, configuration or corpus is refused."""
         checkpoint.check_compatible(ckpt, KIND, self.config_dict, RESUME_KEYS, path)
+        distributed.check_world_size(ckpt.get("world_size", 1), path)
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.step = ckpt["step"]
         self.best_val_loss = ckpt["best_val_loss"]
         self.history = ckpt["history"]
-        checkpoint.set_rng_state(ckpt["rng"])
+        checkpoint.set_rng_state(ckpt["rng"][distributed.rank()])
         self.generator.set_state(ckpt["batch_generator"])
 
 

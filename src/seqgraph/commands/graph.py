@@ -41,7 +41,9 @@ def register(subparsers) -> None:
         description="Graph convolutional (GCN) and graph attention (GAT) networks written from their equations.")
     sub = parser.add_subparsers(dest="graph_command", metavar="SUBCOMMAND")
     sub.required = True
-    for add in SUBCOMMANDS:
+    from . import graph_apps  # linkpred, depth, compare; it imports this module's dataset loader
+
+    for add in (*SUBCOMMANDS, graph_apps.register):
         add(sub)
 
 

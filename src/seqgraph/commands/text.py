@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .. import checkpoint, outdir
+from .. import checkpoint, distributed, outdir
 from ..charlm.data import (
     check_length,
     decode,
@@ -80,7 +80,8 @@ def _fraction(text: str) -> float:
 # flag, config key, type (or choices), help: each overrides the preset's value when given
 HYPERPARAMETERS = (
     ("--steps", "steps", positive_int, "optimiser updates"),
-    ("--batch", "batch_size", positive_int, "windows per update"),
+    ("--batch", "batch_size", positive_int, "windows per update; under torchrun the global batch, split equally "
+     "across the processes"),
     ("--seq-len", "seq_len", positive_int, "T, characters per training window (and validation window)"),
     ("--hidden", "hidden_size", positive_int, "units of each LSTM layer"),
     ("--embedding", "embedding_dim", positive_int, "character embedding size"),
@@ -135,13 +136,18 @@ def _register_train(commands) -> None:
 
 
 def run_train(args) -> int:
+    with distributed.session(resolve_device(args.device)) as device:  # torchrun's processes join here
+        return _run_train(args, device)
+
+
+def _run_train(args, device) -> int:
     values = preset_values(args.preset, {key: getattr(args, key) for _, key, _, _ in HYPERPARAMETERS
                                          if getattr(args, key) is not None})
     run_config = {**values, "corpus": args.corpus, "keep_boilerplate": args.keep_boilerplate}
     out = args.out or args.resume
     if out is None and not args.dry_run:
         raise InputError("--out DIR is required (or --resume DIR)")
-    device = resolve_device(args.device)
+    distributed.shard(values["batch_size"])  # a global batch that does not split equally is refused before writing
     ckpt = None
     if args.resume:
         path = Path(args.resume) / LAST
@@ -152,10 +158,13 @@ def run_train(args) -> int:
     if not args.dry_run:
         # resuming into its own folder rewrites run.json, which may differ in settings like --eval-every
         same_folder = args.resume is not None and Path(out).resolve() == Path(args.resume).resolve()
-        out = outdir.prepare(out, "text train", run_config, force=args.force or same_folder)
+        out = Path(out)
+        distributed.main_first(lambda: outdir.prepare(out, "text train", run_config, force=args.force or same_folder),
+                               others=False)
     corpus_path = resolve(args.corpus, args.data_dir)
-    corpus = load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate,
-                         cache_dir=None if args.dry_run else out)
+    corpus = distributed.main_first(  # rank 0 writes the cache, then the others read it
+        lambda: load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate,
+                            cache_dir=None if args.dry_run else out))
     check_length(corpus, values["seq_len"])
     model_config, config = split_config(values, len(corpus.vocab))
     trainer = Trainer(model_config, config, corpus, device, corpus_name=args.corpus)
@@ -164,6 +173,8 @@ def run_train(args) -> int:
     if ckpt is not None:
         trainer.load_state_dict(ckpt, str(Path(args.resume) / LAST))
     results = _train(trainer, out, args.checkpoint_every, corpus_path)
+    if not distributed.is_main():  # rank 0 reports for all
+        return 128 + results["interrupted"] if results["interrupted"] else 0
     if args.json:
         print_json(results)
     else:
@@ -180,6 +191,8 @@ def run_train(args) -> int:
 
 def _dry_run(trainer: Trainer, args) -> int:
     log = trainer.train_step()
+    if not distributed.is_main():
+        return 0
     info = {"config": trainer.config_dict, "parameters": sum(p.numel() for p in trainer.model.parameters()),
             "vocab_size": len(trainer.corpus.vocab), "train_chars": trainer.corpus.n_train,
             "val_chars": len(trainer.corpus.val), "first_step": log}
@@ -197,43 +210,55 @@ def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path
     from torch.utils.tensorboard import SummaryWriter  # slow to import; only training needs it
 
     config = trainer.config
+    main = distributed.is_main()  # alone logs, plots and writes; every rank computes
     stopped = []
     handlers = {s: signal.signal(s, lambda signum, frame: stopped.append(signum))
                 for s in (signal.SIGINT, signal.SIGTERM)}
-    writer = SummaryWriter(str(out / "tb"), purge_step=trainer.step + 1 if trainer.step else None)
-    bar = tqdm(total=config.steps, initial=trainer.step, desc="text train", unit="step", file=sys.stderr)
+    writer = SummaryWriter(str(out / "tb"), purge_step=trainer.step + 1 if trainer.step else None) if main else None
+    bar = tqdm(total=config.steps, initial=trainer.step, desc="text train", unit="step", file=sys.stderr,
+               disable=not main)
     start, first_step = time.perf_counter(), trainer.step
     chars_per_step = config.batch_size * config.seq_len
+
+    def save(state: dict, name: str) -> None:  # every rank builds the state: it gathers their random states
+        if main:
+            checkpoint.save_atomic(state, out / name)
+
     try:
-        for log in trainer.run(stop=lambda: bool(stopped)):
+        # all ranks stop after the same step
+        for log in trainer.run(stop=lambda: distributed.any_rank(bool(stopped))):
             train, step = log["train"], trainer.step
             speed = (step - first_step) * chars_per_step / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{train['loss']:.3f}", acc=f"{train['acc']:.3f}", chars_s=f"{speed:.0f}")
             bar.update()
-            for key in ("loss", "acc", "grad_norm", "lr"):
-                writer.add_scalar(f"train/{key}", train[key], step)
-            if log["val"]:
-                for key in ("loss", "bits", "acc"):
-                    writer.add_scalar(f"val/{key}", log["val"][key], step)
-                if log["val"]["best"]:
-                    checkpoint.save_atomic(trainer.state_dict(resumable=False), out / BEST)
-            if log["samples"]:
-                writer.add_text("samples", "\n\n".join(log["samples"]["greedy"]), step)
-                _write_samples(out / "samples.md", trainer.history["samples"], config.steps)
+            if main:
+                for key in ("loss", "acc", "grad_norm", "lr"):
+                    writer.add_scalar(f"train/{key}", train[key], step)
+                if log["val"]:
+                    for key in ("loss", "bits", "acc"):
+                        writer.add_scalar(f"val/{key}", log["val"][key], step)
+                if log["samples"]:
+                    writer.add_text("samples", "\n\n".join(log["samples"]["greedy"]), step)
+                    _write_samples(out / "samples.md", trainer.history["samples"], config.steps)
+            if log["val"] and log["val"]["best"]:
+                save(trainer.state_dict(resumable=False), BEST)
             if step % checkpoint_every == 0 or step == config.steps:
-                checkpoint.save_atomic(trainer.state_dict(), out / LAST)
-        if stopped:
-            checkpoint.save_atomic(trainer.state_dict(), out / LAST)
+                save(trainer.state_dict(), LAST)
+        if trainer.step < config.steps:  # stopped by a signal
+            save(trainer.state_dict(), LAST)
     finally:
         bar.close()
-        writer.close()
+        if main:
+            writer.close()
         for s, handler in handlers.items():
             signal.signal(s, handler)
     seconds = time.perf_counter() - start
-    _plot(out / "curves.png", trainer.history)
     results = _results(trainer, corpus_path, seconds, (trainer.step - first_step) * chars_per_step)
-    results["interrupted"] = stopped[0] if stopped else 0
-    outdir.write_json(out / "results.json", results)
+    # a rank that got no signal itself stopped with the others: it reports a SIGTERM
+    results["interrupted"] = (stopped or [int(signal.SIGTERM)])[0] if trainer.step < config.steps else 0
+    if main:
+        _plot(out / "curves.png", trainer.history)
+        outdir.write_json(out / "results.json", results)
     return results
 
 

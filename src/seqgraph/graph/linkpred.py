@@ -85,10 +85,10 @@ def sample_negatives(num: int, num_nodes: int, forbidden: Tensor, generator: tor
 
     Rejection sampling: Cora has 3.7 million pairs and 5,278 edges, so almost every draw is accepted.
     """
-    available = num_nodes * (num_nodes - 1) // 2 - torch.unique(forbidden).numel()
+    forbidden = torch.unique(forbidden)
+    available = num_nodes * (num_nodes - 1) // 2 - forbidden.numel()
     if num > available:
         raise InputError(f"asked for {num} negative pairs, but only {available} pairs are free")
-    forbidden = torch.unique(forbidden)  # sorted, for searchsorted-based isin
     chosen = forbidden.new_empty(0)
     while chosen.numel() < num:
         need = num - chosen.numel()
@@ -192,9 +192,10 @@ class GAE(nn.Module):
                  variational: bool = False):
         super().__init__()
         self.variational = variational
-        self.conv1 = GCNConv(in_channels, hidden_channels, cached=True)
-        self.conv_mu = GCNConv(hidden_channels, out_channels, cached=True)
-        self.conv_logstd = GCNConv(hidden_channels, out_channels, cached=True) if variational else None
+        # no biases, as in Kipf's code
+        self.conv1 = GCNConv(in_channels, hidden_channels, cached=True, bias=False)
+        self.conv_mu = GCNConv(hidden_channels, out_channels, cached=True, bias=False)
+        self.conv_logstd = GCNConv(hidden_channels, out_channels, cached=True, bias=False) if variational else None
         self.kl = None  # KL(q(Z|X,A) || N(0, I)) / N of the last training forward pass (VGAE)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
@@ -227,12 +228,14 @@ class LinkPredConfig:
 @dataclass
 class LinkPredResult:
     seed: int
-    test_auc: float  # at the last epoch, as the paper
-    test_ap: float
-    val_auc: float
-    val_ap: float
-    seconds_per_epoch: float
-    history: list[dict]  # per epoch: epoch, loss, val_auc, val_ap
+    best_epoch: int  # the highest validation AUC (ties: AP), 1-based
+    val_auc_best: float
+    test_auc_best_val: float  # headline: test AUC and AP at best_epoch
+    test_ap_best_val: float
+    test_auc_last: float  # at the last epoch (Kipf & Welling report these)
+    test_ap_last: float
+    seconds_per_epoch: float  # training step and evaluation
+    history: list[dict]  # per epoch: epoch, loss, val_auc, val_ap, test_auc, test_ap
 
 
 def evaluate(z: Tensor, pos: Tensor, neg: Tensor) -> tuple[float, float]:
@@ -245,8 +248,10 @@ def evaluate(z: Tensor, pos: Tensor, neg: Tensor) -> tuple[float, float]:
 def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.device | str = "cpu",
                  on_epoch: Callable[[dict], None] | None = None) -> tuple[LinkPredResult, Tensor, EdgeSplit]:
     """Split ``graph``'s edges with ``seed``, train a (V)GAE on the training edges with Adam and fresh negatives
-    each epoch, and score the held-out pairs. Returns the result, the final embeddings Z ``(N, latent)`` (μ for
-    the VGAE) and the split.
+    each epoch, and score the held-out pairs after every epoch. The headline is the test AUC and AP at the epoch
+    of highest validation AUC (as the node classifiers report test accuracy at the best validation epoch); the
+    last epoch's, which the paper reports, are kept beside it. Returns the result, the last epoch's embeddings
+    Z ``(N, latent)`` (μ for the VGAE) and the split.
     """
     if config.model not in MODELS:
         raise InputError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
@@ -264,6 +269,8 @@ def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.
     # positives: the training edges and, as in Kipf's code (target A_train + I), every node paired with itself
     pos = torch.cat([split.train_pos, torch.arange(n).expand(2, n)], dim=1).to(device)
     num_neg = split.train_pos.size(1)
+    scored = {"val": (split.val_pos.to(device), split.val_neg.to(device)),
+              "test": (split.test_pos.to(device), split.test_neg.to(device))}
     history = []
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
@@ -282,15 +289,17 @@ def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.
         loss = float(loss.detach())
         if not math.isfinite(loss):
             raise NonFiniteLossError(epoch, loss)
-        val_auc, val_ap = evaluate(embed(model, x, edge_index), split.val_pos.to(device), split.val_neg.to(device))
-        record = {"epoch": epoch, "loss": loss, "val_auc": val_auc, "val_ap": val_ap}
+        z = embed(model, x, edge_index)  # (N, latent)
+        record = {"epoch": epoch, "loss": loss}
+        for name, (pos_pairs, neg_pairs) in scored.items():
+            record[f"{name}_auc"], record[f"{name}_ap"] = evaluate(z, pos_pairs, neg_pairs)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
     seconds = (time.perf_counter() - start) / config.epochs
-    z = embed(model, x, edge_index)  # (N, latent)
-    test_auc, test_ap = evaluate(z, split.test_pos.to(device), split.test_neg.to(device))
-    result = LinkPredResult(seed, test_auc, test_ap, history[-1]["val_auc"], history[-1]["val_ap"], seconds, history)
+    last, best = history[-1], max(history, key=lambda r: (r["val_auc"], r["val_ap"]))
+    result = LinkPredResult(seed, best["epoch"], best["val_auc"], best["test_auc"], best["test_ap"], last["test_auc"],
+                            last["test_ap"], seconds, history)
     return result, z, split
 
 

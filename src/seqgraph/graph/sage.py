@@ -109,7 +109,6 @@ class SAGEConv(nn.Module):
             deg = degree(dst, n, h.dtype).clamp(min=1)[:, None]  # (N, 1)
             neigh = h.new_zeros(h.shape).index_add_(0, dst, h.index_select(0, src)) / deg  # W_neigh h_N(i)  (N, F')
         else:
-            index, lengths = sample_neighbours(edge_index, n, self.num_samples)
             # the LSTM state after each node's last sampled neighbour, fed as P h_j   (N, K)
             index, lengths = sample_neighbours(edge_index, n, self.num_samples)
             neigh = self.lin_neigh(last_states(self.lstm, x @ self.lin_proj.weight.t(), index, lengths))  # (N, F')

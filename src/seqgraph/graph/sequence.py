@@ -106,8 +106,8 @@ class SequenceClassifier(nn.Module):
 
     The LSTM reads the ordering backwards, so the node itself comes last and its own features are the
     freshest in :math:`h(n)`; with a BFS order the farthest nodes come first (:func:`last_states` pads and
-    buckets the sequences; padding changes nothing). The orderings
-    are computed on the first call and cached: one model serves one fixed graph.
+    buckets the sequences; padding changes nothing). The orderings are computed on the first call and
+    cached: one model serves one fixed graph.
 
     Args:
         in_channels: :math:`F`, input features per node.

@@ -1,0 +1,88 @@
+import json
+
+import pytest
+
+from seqgraph.cli import Parser
+from seqgraph.commands import graph_apps
+from seqgraph.errors import InputError
+from seqgraph.graph.linkpred import pair_keys
+
+
+def run(argv):
+    parser = Parser(prog="seqgraph graph")
+    graph_apps.register(parser.add_subparsers(parser_class=Parser))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_linkpred_command_with_recommendations(shared_data, tmp_path, capsys):
+    out = tmp_path / "lp"
+    argv = ["linkpred", "--model", "vgae", "--seeds", "0", "1", "--epochs", "3", "--hidden", "8", "--latent", "4",
+            "--recommend", "7", "--top", "5", "--out", str(out), "--device", "cpu", "--data-dir", str(shared_data)]
+    assert run(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["published"] == {"auc": 91.4, "ap": 92.6} and [r["seed"] for r in results["runs"]] == [0, 1]
+    assert results["split"] == {"train_edges": 4488, "val_edges": 263, "test_edges": 527}  # 5278 Cora edges
+    assert 0 <= results["test_auc_best_val"]["mean"] <= 100 and results["test_ap_last"]["std"] >= 0
+    links = results["recommendations"]["links"]
+    assert len(links) == 5 and all(link["node"] != 7 for link in links)
+    assert (out / "curves.png").stat().st_size > 0
+    assert "most likely missing links of node 7" in capsys.readouterr().out
+
+
+def test_linkpred_recommendations_skip_training_neighbours(shared_data):
+    from seqgraph.graph.linkpred import LinkPredConfig, fit_linkpred
+    from seqgraph.graph.planetoid import load_planetoid
+
+    graph = load_planetoid("cora", shared_data)
+    _, z, split = fit_linkpred(graph, LinkPredConfig(epochs=2), seed=0)
+    node = int(split.train_pos[0, 0])
+    links = graph_apps.recommendations(z, split, node, 50)["links"]
+    neighbours = set(split.train_edge_index[1, split.train_edge_index[0] == node].tolist())
+    assert neighbours and not neighbours & {link["node"] for link in links}
+    held_out = {name: set(pair_keys(pairs, 2708).tolist()) for name, pairs in (("val", split.val_pos),
+                                                                                 ("test", split.test_pos))}
+    for link in links:
+        key = min(node, link["node"]) * 2708 + max(node, link["node"])
+        assert link["held_out_edge"] == next((name for name, keys in held_out.items() if key in keys), None)
+
+
+def test_linkpred_rejects_a_node_outside_the_graph(shared_data, tmp_path):
+    with pytest.raises(InputError, match="--recommend 5000"):
+        run(["linkpred", "--recommend", "5000", "--out", str(tmp_path), "--data-dir", str(shared_data)])
+    with pytest.raises(SystemExit) as error:
+        run(["linkpred", "--top", "0", "--out", str(tmp_path)])
+    assert error.value.code == 2
+
+
+def test_depth_command(shared_data, tmp_path, capsys):
+    out = tmp_path / "depth"
+    argv = ["depth", "--layers", "1", "3", "--variants", "plain", "self", "--seeds", "0", "--epochs", "2",
+            "--hidden", "8", "--out", str(out), "--device", "cpu", "--data-dir", str(shared_data), "--json"]
+    assert run(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    results = json.loads((out / "results.json").read_text())
+    assert printed == results
+    assert [(r["variant"], r["layers"]) for r in results["rows"]] == [("plain", 1), ("plain", 3), ("self", 1),
+                                                                        ("self", 3)]
+    assert all(0 <= r["distance"]["mean"] <= 2 and 0 <= r["test_acc"]["mean"] <= 100 for r in results["rows"])
+    demo = results["same_neighbourhood"]
+    assert demo["gcn"][0] == pytest.approx(demo["gcn"][1]) and demo["self_weighted"][0] != demo["self_weighted"][1]
+    assert (out / "depth.png").stat().st_size > 0
+
+
+def test_compare_command(shared_data, tmp_path, capsys):
+    out = tmp_path / "compare"
+    argv = ["compare", "--models", "gcn", "sage-mean", "seq-dfs", "--seeds", "0", "1", "--epochs", "2",
+            "--out", str(out), "--device", "cpu", "--data-dir", str(shared_data)]
+    assert run(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [r["model"] for r in results["rows"]] == ["gcn", "sage-mean", "seq-dfs"]
+    gcn = results["rows"][0]
+    assert gcn["parameters"] == 1433 * 16 + 16 + 16 * 7 + 7  # two GCN layers with biases
+    assert all(len(r["runs"]) == 2 and r["seconds_per_epoch"]["mean"] > 0 for r in results["rows"])
+    assert results["config"]["models"]["gcn"]["epochs"] == 2
+    assert "LSTM on DFS order" in capsys.readouterr().out and (out / "compare.png").stat().st_size > 0
+    # the same folder refuses another experiment
+    with pytest.raises(InputError, match="another experiment"):
+        run([arg if arg != "2" else "3" for arg in argv])  # --epochs 3
