@@ -1,5 +1,6 @@
 import html
 import json
+import shutil
 
 import pytest
 
@@ -36,11 +37,11 @@ def test_smoke_profile_writes_every_section(smoke_report):
     assert "FAILED" not in markdown
 
 
-def test_interrupted_reproduce_resumes_skipping_finished_experiments(smoke_report, capsys):
-    (smoke_report / "graph-gat" / "results.json").unlink()  # as if killed during the last experiment
-    argv = ["reproduce", "--profile", "smoke", "--out", str(smoke_report), "--only", "graph-gcn", "graph-gat"]
-    assert main(argv) == 0
-    statuses = {name: e["status"] for name, e in json.loads((smoke_report / "results.json").read_text())
+def test_interrupted_reproduce_resumes_skipping_finished_experiments(smoke_report, tmp_path):
+    report = shutil.copytree(smoke_report, tmp_path / "report")
+    (report / "graph-gat" / "results.json").unlink()  # as if killed during the last experiment
+    assert main(["reproduce", "--profile", "smoke", "--out", str(report), "--only", "graph-gcn", "graph-gat"]) == 0
+    statuses = {name: e["status"] for name, e in json.loads((report / "results.json").read_text())
                 ["experiments"].items()}
     assert statuses == {"graph-gcn": "cached", "graph-gat": "ran"}
 
