@@ -3,9 +3,15 @@ import torch
 
 from seqgraph.datadir import data_dir
 
-# The suite's models are tiny: one thread is faster than two (no synchronisation) and is not slowed
-# down by whatever else shares the cores.
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The suite's models are tiny: one thread is faster than two (no synchronisation), is not slowed down by
+    whatever else shares the cores, and matches the subprocesses the tests start with OMP_NUM_THREADS=1."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -15,14 +15,6 @@ from seqgraph.errors import InputError, NonFiniteLossError
 TEXT = "the people of the union govern the states, and the states govern the towns. " * 40
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # models this small gain nothing from a second thread, and lose much to contention on a busy machine
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def corpus(tmp_path):

@@ -33,14 +33,6 @@ TOY_RUN = ["toy", "--task", "randomcomb", "--model", "lstm", "--hidden", "16", "
 TOY_CKPT = "checkpoints/length5-seed1.pt"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The subprocesses run with OMP_NUM_THREADS=1; the in-process runs they are compared with must too."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def exit_code(argv) -> int:
     try:

@@ -15,14 +15,6 @@ TEXT = "the people of the union govern the states, and the states govern the tow
 TINY = ["--batch", "4", "--seq-len", "10", "--hidden", "16", "--embedding", "8", "--seed", "3"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models gain nothing from a second thread; a subprocess and this one must agree bit for bit
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory):

@@ -10,16 +10,6 @@ from seqgraph import checkpoint
 from seqgraph.errors import NonFiniteLossError
 from seqgraph.toy import WINDOW, ToyConfig, ToyTrainer, aggregate, rule_fires
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and threads fight over shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = ToyConfig(task="randomcomb", length=4, model="lstm", hidden_size=16, batch_size=32, lr=1e-2, max_steps=40,
                  eval_batches=2, eval_batch_size=32)
 

@@ -12,16 +12,6 @@ from seqgraph import checkpoint
 from seqgraph.cli import main
 from seqgraph.toy import ToyTrainer
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and threads fight over shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = ["toy", "--task", "randomcomb", "--model", "lstm", "--hidden", "16", "--batch", "32", "--lr", "0.01",
         "--eval-batches", "2", "--eval-batch-size", "32"]
 
