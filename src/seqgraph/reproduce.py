@@ -242,6 +242,55 @@ def _render_graph_train(results: dict, folder: Path, profile: str) -> list[tuple
     return blocks
 
 
+def _linkpred(model: str) -> Callable[[str, Path], list[str]]:
+    def argv(profile: str, root: Path) -> list[str]:
+        seeds = _by_profile(profile, ["0"], [str(s) for s in range(3)], [str(s) for s in range(10)])
+        extra = _by_profile(profile, ["--epochs", "5"], [], [])
+        return ["graph", "linkpred", "--dataset", "cora", "--model", model, "--seeds", *seeds, *extra]
+    return argv
+
+
+def _render_linkpred(results: dict, folder: Path, profile: str) -> list[tuple]:
+    published = results["published"]
+    rows = [[f"ours, {when}", f"{results[f'test_auc_{key}']['mean']:.1f} ± {results[f'test_auc_{key}']['std']:.1f}",
+             f"{results[f'test_ap_{key}']['mean']:.1f} ± {results[f'test_ap_{key}']['std']:.1f}"]
+            for key, when in (("best_val", "best-validation epoch"), ("last", "last epoch (the paper's protocol)"))]
+    rows.append(["published (Kipf & Welling 2016)", f"{published['auc']}", f"{published['ap']}"])
+    ok = (results["test_auc_last"]["mean"] >= published["auc"] - 1
+          and results["test_ap_last"]["mean"] >= published["ap"] - 1)
+    split = results["split"]
+    blocks = [
+        ("p", f"{results['model'].upper()} on Cora, {len(results['runs'])} seed(s); edges split "
+         f"{split['train_edges']}/{split['val_edges']}/{split['test_edges']} (train/val/test, both directions of "
+         "an edge in the same split, negatives disjoint from every positive)."),
+        ("table", ["", "test AUC %", "test AP %"], rows),
+        ("p", f"Within 1 point of the published AUC and AP: {_verdict(ok)}"
+         + (" (smoke profile: 5 epochs only, not expected to match)." if profile == "smoke" else ".")),
+    ]
+    if (folder / "curves.png").exists():
+        blocks.append(("img", folder / "curves.png", f"{results['model'].upper()} training curves"))
+    return blocks
+
+
+def _compare(profile: str, root: Path) -> list[str]:
+    seeds = _by_profile(profile, ["0"], ["0", "1"], ["0", "1", "2", "3", "4"])
+    extra = _by_profile(profile, ["--epochs", "3"], [], [])
+    return ["graph", "compare", "--dataset", "cora", "--seeds", *seeds, *extra]
+
+
+def _render_compare(results: dict, folder: Path, profile: str) -> list[tuple]:
+    rows = [[r["label"], f"{r['test_acc']['mean']:.1f} ± {r['test_acc']['std']:.1f}", f"{r['parameters']:,}",
+             f"{1000 * r['seconds_per_epoch']['mean']:.1f}"] for r in results["rows"]]
+    blocks = [("p", f"Node classification on Cora's public split with every model and the same seeds "
+               f"({len(results['rows'][0]['runs'])} here); test accuracy at the best validation epoch. The report "
+               "(§3.4) discusses graphs as sequences for an RNN and an LSTM aggregating a node's neighbours "
+               "(GraphSAGE); this measures both against GCN and GAT."),
+              ("table", ["model", "test accuracy %", "parameters", "ms per epoch"], rows)]
+    if (folder / "compare.png").exists():
+        blocks.append(("img", folder / "compare.png", "Test accuracy by model"))
+    return blocks
+
+
 EXPERIMENTS: list[Experiment] = [
     Experiment("params", PART1, "Parameter count of the LSTM (report §1.2.2)",
                lambda profile, root: ["params", "--model", "lstm", "--input-dim", "32", "--hidden", "128",
@@ -276,5 +325,11 @@ EXPERIMENTS: list[Experiment] = [
     Experiment("graph-gcn", PART3, "GCN node classification on Cora", _graph_train("gcn"), _render_graph_train,
                reads_data=True),
     Experiment("graph-gat", PART3, "GAT node classification on Cora", _graph_train("gat"), _render_graph_train,
+               reads_data=True),
+    Experiment("linkpred-gae", PART3, "Link prediction on Cora: graph auto-encoder", _linkpred("gae"),
+               _render_linkpred, reads_data=True),
+    Experiment("linkpred-vgae", PART3, "Link prediction on Cora: variational graph auto-encoder", _linkpred("vgae"),
+               _render_linkpred, reads_data=True),
+    Experiment("graph-compare", PART3, "Recurrent and graph models compared on Cora", _compare, _render_compare,
                reads_data=True),
 ]
