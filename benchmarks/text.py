@@ -13,7 +13,7 @@
 
 The corpus is random text over 80 characters: throughput does not depend on what the characters say.
 
-    python benchmarks/text.py [--threads N] [--steps 3] [--rounds 3]
+    python benchmarks/text.py [--threads N] [--quick-steps 20] [--report-steps 4] [--rounds 3]
 
 Writes benchmarks/results/text.json.
 """
@@ -64,18 +64,21 @@ def training(preset: str, steps: int) -> dict:
     trainer = Trainer(model_config, config, synthetic_corpus())
     bare = CharLM(model_config)
     optimizer = torch.optim.Adam(bare.parameters(), lr=config.lr)
-    ours, theirs = [], []
-    for round_ in range(steps + 1):  # the first round warms up both
-        t_ours = timed(trainer.train_step)
-        t_bare = timed(lambda: bare_step(bare, optimizer, config.batch_size, config.seq_len, config.max_norm))
-        if round_:
-            ours.append(t_ours)
-            theirs.append(t_bare)
+    steps_of = {
+        "ours": trainer.train_step,
+        "bare": lambda: bare_step(bare, optimizer, config.batch_size, config.seq_len, config.max_norm),
+    }
+    times = {"ours": [], "bare": []}
+    for round_ in range(steps + 1):  # the first round warms up both; who goes first alternates
+        for name in sorted(steps_of, reverse=round_ % 2 == 1):
+            t = timed(steps_of[name])
+            if round_:
+                times[name].append(t)
     chars = config.batch_size * config.seq_len
     result = {"hidden": model_config.hidden_size, "embedding": model_config.embedding_dim,
               "batch": config.batch_size, "seq_len": config.seq_len, "steps": steps,
-              "ours_chars_per_s": chars / statistics.median(ours),
-              "bare_chars_per_s": chars / statistics.median(theirs)}
+              "ours_chars_per_s": chars / statistics.median(times["ours"]),
+              "bare_chars_per_s": chars / statistics.median(times["bare"])}
     result["ratio"] = result["ours_chars_per_s"] / result["bare_chars_per_s"]
     return result
 
@@ -138,14 +141,15 @@ def sampling(rounds: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
-    parser.add_argument("--steps", type=int, default=3, help="timed training steps per model size (default: 3)")
+    parser.add_argument("--quick-steps", type=int, default=20, help="timed training steps, quick size (default: 20)")
+    parser.add_argument("--report-steps", type=int, default=4, help="timed training steps, report size (default: 4)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the sampling timings (default: 3)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                     "threads": args.threads, "torch": torch.__version__, "load_avg_start": os.getloadavg()},
-        "training": {preset: training(preset, args.steps) for preset in ("quick", "report")},
+        "training": {"quick": training("quick", args.quick_steps), "report": training("report", args.report_steps)},
         "sampling": sampling(args.rounds),
     }
     results["machine"]["load_avg_end"] = os.getloadavg()
