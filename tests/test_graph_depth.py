@@ -73,8 +73,8 @@ def test_repeated_gcn_propagation_smooths_out_every_difference():
     conv = GCNConv(3, 3, bias=False).double()
     with torch.no_grad():
         conv.lin.weight.copy_(torch.eye(3))
-        h = torch.rand(6, 3, dtype=torch.float64)
+        h = torch.rand(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
         before = mean_pairwise_distance(h)
-        for _ in range(60):
+        for _ in range(200):
             h = conv(h, edge_index)
-    assert before > 0.1 and mean_pairwise_distance(h) < 1e-4
+    assert before > 0.1 and mean_pairwise_distance(h) < 1e-6
