@@ -14,10 +14,9 @@ from tqdm import tqdm
 from .. import outdir
 from ..errors import InputError
 from ..graph import depth, linkpred
-from ..graph.protocol import count_parameters, fit_model
 from ..graph.sage import GraphSAGE
 from ..graph.sequence import SequenceClassifier
-from ..graph.train import TrainConfig, build_model, default_config
+from ..graph.train import TrainConfig, build_model, count_parameters, default_config, fit_model
 from . import graph as graph_command
 from .common import (
     add_run_options,

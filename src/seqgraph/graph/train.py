@@ -10,6 +10,7 @@ the validation accuracy never reached its best and the validation loss never rea
 """
 
 import dataclasses
+import functools
 import math
 import time
 import warnings
@@ -162,15 +163,31 @@ class RunResult:
 
 def fit(graph: Graph, config: TrainConfig, seed: int, device: torch.device | str = "cpu",
         on_epoch: Callable[[dict], None] | None = None) -> RunResult:
-    """Train one model from ``seed`` on ``graph``'s public split; ``on_epoch`` sees each epoch's record."""
+    """Train the GCN or GAT of ``config`` from ``seed`` on ``graph``'s public split (see :func:`fit_model`)."""
+    return fit_model(functools.partial(build_model, config), graph, config, seed, device, on_epoch)[0]
+
+
+def fit_model(build: Callable[[int, int], nn.Module], graph: Graph, config: TrainConfig, seed: int,
+              device: torch.device | str = "cpu",
+              on_epoch: Callable[[dict], None] | None = None) -> tuple[RunResult, nn.Module]:
+    """Seed, build ``build(in_channels, num_classes)``, train on ``graph``'s split with ``config``'s ``lr``,
+    ``weight_decay``, ``epochs`` and ``patience``; returns the result and the trained model.
+
+    Any model ``model(x, edge_index)`` trains the same way (full-batch Adam, evaluation every epoch, test
+    accuracy at the best validation epoch, optional early stopping), so GCN, GAT, GraphSAGE and the sequence
+    LSTM are measured alike. A model with ``param_groups(weight_decay)`` chooses where the weight decay goes
+    (GCN: first layer only); otherwise it applies to every parameter.
+    """
     for name in ("x", "y", "train_mask", "val_mask", "test_mask"):
         if getattr(graph, name) is None:
             raise InputError(f"node classification needs graph.{name}")
     seed_everything(seed)
     graph = graph.to(device)
     x = to_csr(graph.x.float())  # bag-of-words features: a few % non-zero
-    model = build_model(config, graph.x.size(1), int(graph.y.max()) + 1).to(device)
-    optimizer = torch.optim.Adam(model.param_groups(config.weight_decay), lr=config.lr)
+    model = build(graph.x.size(1), int(graph.y.max()) + 1).to(device)
+    groups = (model.param_groups(config.weight_decay) if hasattr(model, "param_groups")
+              else [{"params": model.parameters(), "weight_decay": config.weight_decay}])
+    optimizer = torch.optim.Adam(groups, lr=config.lr)
 
     history: list[dict] = []
     best = None
@@ -186,6 +203,7 @@ def fit(graph: Graph, config: TrainConfig, seed: int, device: torch.device | str
             on_epoch(record)
         if best is None or (record["val_acc"], -record["val_loss"]) > (best["val_acc"], -best["val_loss"]):
             best = record
+        # patience counts epochs in which neither the validation accuracy nor the loss reached its best
         if record["val_acc"] >= best_acc or record["val_loss"] <= best_loss:
             best_acc, best_loss, waited = max(best_acc, record["val_acc"]), min(best_loss, record["val_loss"]), 0
         else:
@@ -193,6 +211,11 @@ def fit(graph: Graph, config: TrainConfig, seed: int, device: torch.device | str
             if config.patience is not None and waited >= config.patience:
                 break
     last = history[-1]
-    return RunResult(seed=seed, best_epoch=best["epoch"], test_acc_best_val=best["test_acc"],
-                     val_acc_best=best["val_acc"], last_epoch=last["epoch"], test_acc_last=last["test_acc"],
-                     seconds_per_epoch=(time.perf_counter() - start) / len(history), history=history)
+    result = RunResult(seed=seed, best_epoch=best["epoch"], test_acc_best_val=best["test_acc"],
+                       val_acc_best=best["val_acc"], last_epoch=last["epoch"], test_acc_last=last["test_acc"],
+                       seconds_per_epoch=(time.perf_counter() - start) / len(history), history=history)
+    return result, model
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
