@@ -1,11 +1,12 @@
 """The ``seqgraph`` command: one sub-command group per module of :mod:`seqgraph.commands`.
 
 Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 3 non-finite loss,
-130 interrupted by the user.
+130 interrupted by the user, 141 output pipe closed by its reader.
 """
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"seqgraph {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output left (`seqgraph ... | head`): silence the flush at exit, as a shell tool would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
 
 
 if __name__ == "__main__":
