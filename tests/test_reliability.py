@@ -108,19 +108,34 @@ def test_toy_ctrl_c_saves_where_it_stopped_and_resumes_bitwise(tmp_path):
 
 # --------------------------------------------------------------------------------------- non-finite loss
 
+def blow_up_weights_after_each_update(monkeypatch):
+    """Every Adam update ends by scaling the weights by 1e37: still finite, but the next forward pass overflows."""
+    update = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        result = update(self, *args, **kwargs)
+        with torch.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.mul_(1e37)
+        return result
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+
+
 @pytest.mark.parametrize("command", ["text", "toy"])
-def test_non_finite_loss_exits_3_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, capsys, command):
-    # Adam's first step moves every weight by about lr: with lr 1e37 the logits of step 2 overflow to inf
+def test_non_finite_loss_exits_3_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch,
+                                                                               command):
     if command == "text":
         corpus = tmp_path / "book.txt"
         corpus.write_text(TEXT, encoding="utf-8")
         argv, ckpt = ["text", "train", "--corpus", str(corpus), *TEXT_TINY, "--steps", "20"], "checkpoint.pt"
     else:
         argv, ckpt = TOY_RUN, TOY_CKPT
+    blow_up_weights_after_each_update(monkeypatch)
     out = tmp_path / "out"
-    assert main([*argv, "--lr", "1e37", "--checkpoint-every", "1", "--out", str(out)]) == 3
+    assert main([*argv, "--checkpoint-every", "1", "--out", str(out)]) == 3
     last_line = capsys.readouterr().err.split("\n")[-2]  # after the progress bar
-    assert "loss became inf at step 2" in last_line and "last good checkpoint" in last_line
+    assert "loss became" in last_line and "at step 2;" in last_line and "last good checkpoint" in last_line
     saved = checkpoint.load(out / ckpt)
     assert (saved["step"] if command == "text" else saved["trainer"]["step"]) == 1
     assert not (out / "results.json").exists()
@@ -212,6 +227,7 @@ BAD_INPUT = {
     "graph 0 epochs": (parse_error(["graph", "train", "--epochs", "0"]), "--epochs"),
     "text batch 0": (parse_error(["text", "train", "--batch", "0"]), "--batch"),
     "graph infinite lr": (parse_error(["graph", "train", "--lr", "inf"]), "finite"),
+    "text absurd lr": (parse_error(["text", "train", "--lr", "1e38"]), "--lr: must be at most 10"),
     "text temperature < 0": (parse_error(["text", "sample", "--checkpoint", "x", "--temperature", "-0.5"]),
                              "--temperature"),
 }

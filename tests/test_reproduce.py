@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from seqgraph.cli import main
+from seqgraph.graph import train as graph_train
 from seqgraph.reproduce import EXPERIMENTS, PART1, PART2, PART3
 
 from .test_report import CHROMIUM, rendered_attributes
@@ -44,6 +45,21 @@ def test_interrupted_reproduce_resumes_skipping_finished_experiments(smoke_repor
     statuses = {name: e["status"] for name, e in json.loads((report / "results.json").read_text())
                 ["experiments"].items()}
     assert statuses == {"graph-gcn": "cached", "graph-gat": "ran"}
+
+
+def test_ctrl_c_stops_the_whole_run_instead_of_going_on_to_the_next_experiment(smoke_report, tmp_path, capsys,
+                                                                              monkeypatch):
+    report = shutil.copytree(smoke_report, tmp_path / "report")
+    for name in ("graph-gcn", "graph-gat"):
+        (report / name / "results.json").unlink()
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(graph_train, "fit_model", ctrl_c)
+    assert main(["reproduce", "--profile", "smoke", "--out", str(report), "--only", "graph-gcn", "graph-gat"]) == 130
+    assert "[run]  graph-gat" not in capsys.readouterr().out
+    assert not (report / "graph-gcn" / "results.json").exists()
 
 
 def test_unknown_experiment_is_a_usage_error(tmp_path, capsys):

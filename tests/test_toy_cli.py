@@ -88,7 +88,7 @@ def test_interrupted_runs_resume_bitwise_exactly(tmp_path, monkeypatch):
     assert toy(tmp_path / "straight", *args) == 0
     ckpt = "checkpoints/length5-seed1.pt"
 
-    # SIGTERM: the step under way finishes, a checkpoint is written at that step, exit code 130
+    # SIGTERM: the step under way finishes, a checkpoint is written at that step, exit code 143 (128 + 15)
     train_step = ToyTrainer.train_step
 
     def train_step_then_sigterm(trainer):
@@ -98,7 +98,7 @@ def test_interrupted_runs_resume_bitwise_exactly(tmp_path, monkeypatch):
         return record
 
     monkeypatch.setattr(ToyTrainer, "train_step", train_step_then_sigterm)
-    assert toy(tmp_path / "terminated", *args) == 130
+    assert toy(tmp_path / "terminated", *args) == 143
     monkeypatch.undo()
     assert checkpoint.load(tmp_path / "terminated" / ckpt)["trainer"]["step"] == 7
 

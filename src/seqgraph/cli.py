@@ -1,12 +1,13 @@
 """The ``seqgraph`` command: one sub-command group per module of :mod:`seqgraph.commands`.
 
 Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 3 non-finite loss,
-130 interrupted by the user, 141 output pipe closed by its reader.
+130 interrupted (Ctrl-C), 141 output pipe closed by its reader, 143 stopped by SIGTERM.
 """
 
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from . import __version__
@@ -54,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as e:
         print(f"seqgraph {args.command}: error: {e}", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print(f"seqgraph {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", signal.SIGINT)
     except BrokenPipeError:
         # the reader of our output left (`seqgraph ... | head`): silence the flush at exit, as a shell tool would
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

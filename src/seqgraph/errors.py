@@ -3,7 +3,16 @@
 Library code raises :class:`InputError` (a ``ValueError``) for anything a user can fix by
 changing an argument or a file; the CLI prints its message on one line and exits with 2.
 :class:`NonFiniteLossError` stops training; the CLI exits with 3 and the last good checkpoint stays.
+:class:`Interrupted` (a ``KeyboardInterrupt``) says which signal stopped training: exit 130 (SIGINT) or 143 (SIGTERM).
 """
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by a signal after saving its checkpoint. Exit code 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 class InputError(ValueError):
@@ -11,9 +20,9 @@ class InputError(ValueError):
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite. Exit code 3."""
+    """The training loss (or the gradient norm, ``quantity="gradient norm"``) became NaN or infinite. Exit code 3."""
 
-    def __init__(self, step: int, loss: float):
-        super().__init__(f"loss became {loss} at step {step}; stopped, the last good checkpoint is kept")
+    def __init__(self, step: int, loss: float, quantity: str = "loss"):
+        super().__init__(f"{quantity} became {loss} at step {step}; stopped, the last good checkpoint is kept")
         self.step = step
         self.loss = loss

@@ -83,14 +83,15 @@ def _toy(task: str, model: str, lengths: dict, seeds: dict | None = None) -> Cal
 
 def _render_toy(results: dict, folder: Path, profile: str) -> list[tuple]:
     config = results["config"]
-    rows, ok = [], True
-    for length, agg in results["aggregate"].items():
+    rows, ok, reported = [], True, False
+    for length, agg in sorted(results["aggregate"].items(), key=lambda item: int(item[0])):
         term = agg["termination_step"]
         acc = agg["eval_accuracy"]
         ok &= acc["mean"] >= 0.995
+        reported |= agg["report_termination_step"] is not None
         runs = len(agg["seeds"])
         rows.append([length, _term(term["default"], runs), _term(term["literal"], runs),
-                     agg["report_termination_step"] or "–", f"{acc['mean']:.4f} ± {acc['std']:.4f}"])
+                     agg["report_termination_step"] or "–", _pm(acc, 4, runs)])
     keys = ("task", "model", "hidden_size", "batch_size", "lr", "max_norm", "max_steps")
     embedding = config["embedding_dim"] or f"{config['hidden_size'] // 4} (hidden / 4)"
     return [
@@ -102,8 +103,8 @@ def _render_toy(results: dict, folder: Path, profile: str) -> list[tuple]:
          rows),
         ("p", f"Evaluation accuracy ≥ 0.995 at every length (the report: 1.00 at two decimals): {_verdict(ok)}"
          + (" (smoke profile: 20 steps only, not expected to match)." if profile == "smoke" else ".")
-         + " Termination steps differ from the report's; the README explains why (embedding and loss details "
-         "the report does not give)."),
+         + (" Termination steps differ from the report's; the README explains why (embedding and loss details "
+            "the report does not give)." if reported else "")),
         ("img", folder / "accuracy.png", "Training accuracy against step, one line per seed, thick: mean"),
         ("img", folder / "loss.png", "Training loss against step"),
     ]
@@ -113,7 +114,13 @@ def _term(stats: dict, runs: int) -> str:
     if not stats["reached"]:
         return "not reached"
     partial = f" ({stats['reached']}/{runs} seeds)" if stats["reached"] < runs else ""
-    return f"{stats['mean']:.0f} ± {stats['std']:.0f}{partial}"
+    return _pm(stats, 0, stats["reached"]) + partial
+
+
+def _pm(stats: dict, digits: int, runs: int) -> str:
+    """'mean ± std' over the runs, or the value alone when there was one run."""
+    mean = f"{stats['mean']:.{digits}f}"
+    return mean if runs == 1 else f"{mean} ± {stats['std']:.{digits}f}"
 
 
 REPORT_LENGTHS = {"smoke": ["4"], "quick": ["6", "11", "16"], "full": ["6", "11", "16"]}
@@ -231,8 +238,8 @@ def _render_graph_train(results: dict, folder: Path, profile: str) -> list[tuple
          + ", ".join(f"{k} {config[k]}" for k in ("hidden", "dropout", "lr", "weight_decay", "epochs")
                      if k in config) + "."),
         ("table", ["", "test accuracy % (mean ± std)"],
-         [["ours, best-validation epoch (headline)", f"{best['mean']:.1f} ± {best['std']:.1f}"],
-          ["ours, last epoch", f"{last['mean']:.1f} ± {last['std']:.1f}"],
+         [["ours, best-validation epoch (headline)", _pm(best, 1, n)],
+          ["ours, last epoch", _pm(last, 1, n)],
           ["published", published]]),
         ("p", f"Within 1 point of the published {target}: {_verdict(best['mean'] >= target - 1.0)}"
          + (" (smoke profile: a few epochs only, not expected to match)." if profile == "smoke" else ".")),
@@ -252,15 +259,15 @@ def _linkpred(model: str) -> Callable[[str, Path], list[str]]:
 
 def _render_linkpred(results: dict, folder: Path, profile: str) -> list[tuple]:
     published = results["published"]
-    rows = [[f"ours, {when}", f"{results[f'test_auc_{key}']['mean']:.1f} ± {results[f'test_auc_{key}']['std']:.1f}",
-             f"{results[f'test_ap_{key}']['mean']:.1f} ± {results[f'test_ap_{key}']['std']:.1f}"]
+    n = len(results["runs"])
+    rows = [[f"ours, {when}", _pm(results[f"test_auc_{key}"], 1, n), _pm(results[f"test_ap_{key}"], 1, n)]
             for key, when in (("best_val", "best-validation epoch"), ("last", "last epoch (the paper's protocol)"))]
     rows.append(["published (Kipf & Welling 2016)", f"{published['auc']}", f"{published['ap']}"])
     ok = (results["test_auc_last"]["mean"] >= published["auc"] - 1
           and results["test_ap_last"]["mean"] >= published["ap"] - 1)
     split = results["split"]
     blocks = [
-        ("p", f"{results['model'].upper()} on Cora, {len(results['runs'])} seed(s); edges split "
+        ("p", f"{results['model'].upper()} on Cora, {n} seed(s); edges split "
          f"{split['train_edges']}/{split['val_edges']}/{split['test_edges']} (train/val/test, both directions of "
          "an edge in the same split, negatives disjoint from every positive)."),
         ("table", ["", "test AUC %", "test AP %"], rows),
@@ -282,7 +289,7 @@ def _compare(profile: str, root: Path) -> list[str]:
 
 
 def _render_compare(results: dict, folder: Path, profile: str) -> list[tuple]:
-    rows = [[r["label"], f"{r['test_acc']['mean']:.1f} ± {r['test_acc']['std']:.1f}", f"{r['parameters']:,}",
+    rows = [[r["label"], _pm(r["test_acc"], 1, len(r["runs"])), f"{r['parameters']:,}",
              f"{1000 * r['seconds_per_epoch']['mean']:.1f}"] for r in results["rows"]]
     blocks = [("p", f"Node classification on Cora's public split with every model and the same seeds "
                f"({len(results['rows'][0]['runs'])} here); test accuracy at the best validation epoch. The report "

@@ -53,7 +53,7 @@ class TrainConfig:
 
 # Model and training sizes per preset; every value can be overridden.
 PRESETS = {
-    "quick": dict(hidden_size=256, embedding_dim=64, num_layers=2, dropout=0.0, steps=1600, batch_size=32,
+    "quick": dict(hidden_size=256, embedding_dim=64, num_layers=2, dropout=0.0, steps=2000, batch_size=32,
                   seq_len=128, lr=3e-3, schedule="cosine", lr_decay=1.0, lr_decay_every=5000, max_norm=5.0,
                   eval_every=250),
     # The report's configuration (batch 256, 1500 steps, hidden 1024, embedding 256, Adam 5e-4, T = 30,
@@ -159,7 +159,7 @@ class Trainer:
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_norm).item()
         if not math.isfinite(norm):
-            raise NonFiniteLossError(self.step + 1, norm)
+            raise NonFiniteLossError(self.step + 1, norm, quantity="gradient norm")
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.scheduler.step()

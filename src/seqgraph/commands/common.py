@@ -38,6 +38,17 @@ def nonnegative_float(text: str) -> float:
     return value
 
 
+MAX_LEARNING_RATE = 10.0
+
+
+def learning_rate(text: str) -> float:
+    """A positive learning rate no larger than MAX_LEARNING_RATE (Adam overflows on absurd ones)."""
+    value = positive_float(text)
+    if value > MAX_LEARNING_RATE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_LEARNING_RATE:g}, got {text}")
+    return value
+
+
 def probability(text: str) -> float:
     value = _number(text, float)
     if not 0 <= value < 1:

@@ -18,9 +18,9 @@ from ..graph.train import MODELS, default_config, fit
 from .common import (
     add_json_option,
     add_run_options,
+    learning_rate,
     nonnegative_float,
     nonnegative_int,
-    positive_float,
     positive_int,
     print_json,
     probability,
@@ -71,7 +71,7 @@ def register_train(sub) -> None:
     p.add_argument("--patience", type=nonnegative_int,
                    help="stop after this many epochs without a new best validation accuracy or loss; "
                    "0 never stops early (default: none for GCN, 100 for GAT)")
-    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default: the paper's)")
+    p.add_argument("--lr", type=learning_rate, help="Adam learning rate (default: the paper's)")
     p.add_argument("--weight-decay", type=nonnegative_float, help="L2 weight decay (default: the paper's)")
     p.add_argument("--hidden", type=positive_int, help="hidden features, per head for GAT (default: 16 GCN, 8 GAT)")
     p.add_argument("--heads", type=positive_int, help="GAT attention heads of the first layer (default: 8)")

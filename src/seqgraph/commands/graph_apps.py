@@ -20,9 +20,9 @@ from ..graph.train import TrainConfig, build_model, count_parameters, default_co
 from . import graph as graph_command
 from .common import (
     add_run_options,
+    learning_rate,
     nonnegative_float,
     nonnegative_int,
-    positive_float,
     positive_int,
     print_json,
     probability,
@@ -82,7 +82,7 @@ def register_linkpred(sub) -> None:
     add_dataset_options(p)
     p.add_argument("--model", choices=linkpred.MODELS, default="gae", help="the auto-encoder (default: gae)")
     p.add_argument("--epochs", type=positive_int, default=c.epochs, help=f"training epochs (default: {c.epochs})")
-    p.add_argument("--lr", type=positive_float, default=c.lr, help=f"Adam learning rate (default: {c.lr})")
+    p.add_argument("--lr", type=learning_rate, default=c.lr, help=f"Adam learning rate (default: {c.lr})")
     p.add_argument("--hidden", type=positive_int, default=c.hidden,
                    help=f"features of the first GCN layer (default: {c.hidden})")
     p.add_argument("--latent", type=positive_int, default=c.latent, help=f"size of z per node (default: {c.latent})")
@@ -209,7 +209,7 @@ def register_depth(sub) -> None:
                    help="layer kinds (default: all)")
     p.add_argument("--hidden", type=positive_int, default=64, help="hidden features (default: 64)")
     p.add_argument("--dropout", type=probability, default=0.5, help="dropout before every layer (default: 0.5)")
-    p.add_argument("--lr", type=positive_float, default=0.01, help="Adam learning rate (default: 0.01)")
+    p.add_argument("--lr", type=learning_rate, default=0.01, help="Adam learning rate (default: 0.01)")
     p.add_argument("--weight-decay", type=nonnegative_float, default=5e-4,
                    help="L2 weight decay on every layer (default: 0.0005)")
     p.add_argument("--epochs", type=positive_int, default=200, help="training epochs (default: 200)")

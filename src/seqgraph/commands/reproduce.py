@@ -3,13 +3,14 @@
 import contextlib
 import io
 import json
+import signal
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
 from .. import outdir, report
-from ..errors import InputError
+from ..errors import InputError, Interrupted
 from ..reproduce import EXPERIMENTS, PROFILES
 from .common import add_data_dir_option, add_device_option, print_json
 
@@ -99,6 +100,8 @@ def _run_one(exp, folder: Path, args, seqgraph_main, bar) -> dict:
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(errors):
         code = seqgraph_main(argv)
     status = {"argv": argv, "wall_time_s": time.perf_counter() - start}
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):  # Ctrl-C stops the whole run; finished ones stay
+        raise Interrupted(code - 128)
     if code != 0:
         message = (errors.getvalue().strip().splitlines() or [""])[-1]
         tqdm.write(f"[fail] {exp.name}: exit code {code}: {message}")

@@ -39,6 +39,7 @@ from .common import (
     add_data_dir_option,
     add_device_option,
     add_json_option,
+    learning_rate,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -87,7 +88,7 @@ HYPERPARAMETERS = (
     ("--embedding", "embedding_dim", positive_int, "character embedding size"),
     ("--layers", "num_layers", positive_int, "LSTM layers"),
     ("--dropout", "dropout", probability, "dropout on each LSTM layer's output during training"),
-    ("--lr", "lr", positive_float, "Adam's learning rate"),
+    ("--lr", "lr", learning_rate, "Adam's learning rate"),
     ("--schedule", "schedule", ("step", "cosine"),
      "learning-rate schedule: step (see --lr-decay) or cosine (to 0 at the end)"),
     ("--lr-decay", "lr_decay", positive_float, "step schedule: multiply the learning rate by this every "

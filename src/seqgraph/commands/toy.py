@@ -9,12 +9,13 @@ from tqdm import tqdm
 
 from .. import checkpoint, distributed, outdir
 from ..classifier import MODELS
-from ..errors import InputError
+from ..errors import InputError, Interrupted
 from ..tasks import make_task
 from ..toy import PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate
 from .common import (
     add_device_option,
     add_json_option,
+    learning_rate,
     nonnegative_int,
     positive_float,
     positive_int,
@@ -53,7 +54,7 @@ def register(sub) -> None:
     p.add_argument("--run-to-max", action="store_true",
                    help="keep training to --max-steps after the stop rule fired (its step and evaluation are "
                    "still recorded)")
-    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default: Table 2)")
+    p.add_argument("--lr", type=learning_rate, help="Adam learning rate (default: Table 2)")
     p.add_argument("--batch", type=positive_int,
                    help="training batch size; under torchrun the global batch, split equally across the processes "
                    "(default: Table 2)")
@@ -122,7 +123,7 @@ def _run(args, device) -> int:
 
 class _StopRequest:
     """While training, SIGINT (Ctrl-C) and SIGTERM ask to stop: the step under way finishes, a checkpoint is
-    written, then KeyboardInterrupt (exit code 130). Stopping between steps keeps the checkpoint consistent."""
+    written, then Interrupted (exit code 130 or 143). Stopping between steps keeps the checkpoint consistent."""
 
     signum = None
 
@@ -184,7 +185,7 @@ def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
         if record.step % every == 0 or stopping:
             save()
         if stopping:
-            raise KeyboardInterrupt
+            raise Interrupted(stop.signum or signal.SIGTERM)  # a rank without a signal stopped with the others
 
     try:
         trainer.run(on_step)
