@@ -38,7 +38,13 @@ def test_html_is_self_contained_and_escaped(blocks):
     page = report.to_html("T", blocks)
     assert "a &lt;b&gt; &amp; c" in page
     assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', page)
-    assert "<td>lstm</td>" in page
+    assert "<td>lstm</td>" in page and '<td class="number">1.00</td>' in page
+
+
+def test_html_renders_markdown_code_and_bold_spans_escaped():
+    page = report.to_html("T", [("p", "Ran `a <b>` and **matches**."), ("table", ["x"], [["`y`"]])])
+    assert "<p>Ran <code>a &lt;b&gt;</code> and <strong>matches</strong>.</p>" in page
+    assert "<td><code>y</code></td>" in page
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it in CI)")

@@ -2,13 +2,15 @@
 
 Blocks are plain tuples so that experiments can build them without knowing the output format:
 ``("h2", text)``, ``("p", text)``, ``("pre", text)``, ``("table", headers, rows)`` and
-``("img", path, caption)``. Images are embedded in the HTML as base64 data URIs and linked by
+``("img", path, caption)``. Text may hold Markdown's `code` and **bold** spans, which the HTML renders too.
+Images are embedded in the HTML as base64 data URIs and linked by
 relative path in the Markdown.
 """
 
 import base64
 import html
 import os
+import re
 from pathlib import Path
 
 # Counts images that failed to decode, so a headless browser can check the page renders.
@@ -24,12 +26,12 @@ _STYLE = """<style>
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
        line-height: 1.5; color: #222; }
 table { border-collapse: collapse; margin: 1rem 0; }
-th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; }
+th { background: #f3f3f3; } td.number { text-align: right; }
 img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .9rem; color: #555; }
 pre { background: #f7f7f7; padding: .6rem; overflow-x: auto; white-space: pre-wrap; }
-.ok { color: #1a7f37; } .miss { color: #b3261e; }
+code { background: #f3f3f3; padding: 0 .2rem; font-size: .9em; }
 </style>"""
 
 
@@ -66,12 +68,12 @@ def to_html(title: str, blocks: list[tuple]) -> str:
             anchor = "".join(c if c.isalnum() else "-" for c in block[1].lower())
             parts.append(f'<{kind} id="{anchor}">{html.escape(block[1])}</{kind}>')
         elif kind == "p":
-            parts.append(f"<p>{html.escape(block[1])}</p>")
+            parts.append(f"<p>{_inline(block[1])}</p>")
         elif kind == "pre":
             parts.append(f"<pre>{html.escape(block[1])}</pre>")
         elif kind == "table":
             head = "".join(f"<th>{html.escape(str(h))}</th>" for h in block[1])
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+            body = "".join("<tr>" + "".join(_cell(str(c)) for c in row) + "</tr>"
                            for row in block[2])
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "img":
@@ -82,3 +84,15 @@ def to_html(title: str, blocks: list[tuple]) -> str:
             raise ValueError(f"unknown block kind {kind!r}")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _cell(text: str) -> str:
+    """A table cell; numbers (also "82.2 ± 0.7", "41 ± 6 (2/3 seeds)", "–") align right."""
+    number = re.fullmatch(r"[-+–]?[\d,.]*( ± [\d,.]+)?( \(.*\))?", text) is not None and text != ""
+    return f'<td class="number">{_inline(text)}</td>' if number else f"<td>{_inline(text)}</td>"
+
+
+def _inline(text: str) -> str:
+    """Escaped text with Markdown's `code` and **bold** spans as <code> and <strong>."""
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)

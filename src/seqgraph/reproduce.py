@@ -38,7 +38,7 @@ def _by_profile(profile: str, smoke, quick, full):
 
 
 def _verdict(ok: bool) -> str:
-    return "matches the report" if ok else "does NOT match the report"
+    return "**matches the report**" if ok else "**does NOT match the report**"
 
 
 # ---- Part 1 ---------------------------------------------------------------------------------------

@@ -217,7 +217,7 @@ def _plot(out: Path, histories: dict, title: str) -> None:
             common = min(map(len, runs))  # the mean while every seed is still training
             mean = [sum(v[t] for v in runs) / len(runs) for t in range(common)]
             ax.plot(range(1, common + 1), _smooth(mean), color=f"C{i}", lw=2,
-                    label=f"length {length} (mean of {len(runs)} seeds)")
+                    label=f"length {length}" + (f" (mean of {len(runs)} seeds)" if len(runs) > 1 else ""))
         ax.set(xlabel="step", ylabel=f"training {metric} (smoothing {SMOOTHING})", title=title)
         if metric == "loss":
             ax.set_yscale("log")
