@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from seqgraph.cli import main
+from seqgraph.cli import build_parser, main
 from seqgraph.graph import train as graph_train
-from seqgraph.reproduce import EXPERIMENTS, PART1, PART2, PART3
+from seqgraph.reproduce import EXPERIMENTS, PART1, PART2, PART3, PROFILES
 
 from .test_report import CHROMIUM, rendered_attributes
 
@@ -60,6 +60,15 @@ def test_ctrl_c_stops_the_whole_run_instead_of_going_on_to_the_next_experiment(s
     assert main(["reproduce", "--profile", "smoke", "--out", str(report), "--only", "graph-gcn", "graph-gat"]) == 130
     assert "[run]  graph-gat" not in capsys.readouterr().out
     assert not (report / "graph-gcn" / "results.json").exists()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_command_line_of_every_profile_parses(profile, tmp_path):
+    # quick and full are too long for the suite; their command lines at least are valid ones
+    parser = build_parser()
+    for exp in (e for e in EXPERIMENTS if profile in e.profiles):
+        argv = exp.argv(profile, tmp_path) + (["--json"] if exp.json_stdout else ["--out", str(tmp_path / exp.name)])
+        parser.parse_args(argv)  # argparse exits (and the test fails) on a bad option or value
 
 
 def test_unknown_experiment_is_a_usage_error(tmp_path, capsys):
