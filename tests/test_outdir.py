@@ -23,6 +23,13 @@ def test_prepare_refuses_another_experiment_unless_forced(tmp_path):
     outdir.prepare(tmp_path / "run", "toy", {"lr": 1e-2}, force=True)
 
 
+def test_prepare_takes_over_a_folder_where_a_run_stopped_before_writing_anything(tmp_path):
+    # e.g. `text train --corpus typo --out run` exits 2 after writing run.json; the corrected command may follow
+    outdir.prepare(tmp_path / "run", "text train", {"corpus": "typo"})
+    outdir.prepare(tmp_path / "run", "text train", {"corpus": "democracy"})
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"] == {"corpus": "democracy"}
+
+
 def test_prepare_refuses_unknown_results_and_files(tmp_path):
     (tmp_path / "results.json").write_text("{}")
     with pytest.raises(InputError, match="unknown run"):

@@ -101,6 +101,12 @@ def test_bad_corpora_exit_2(tmp_path, capsys, content, message):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_the_corrected_command_reuses_the_folder_of_a_mistyped_corpus(corpus_file, tmp_path):
+    out = str(tmp_path / "out")
+    assert main(["text", "train", "--corpus", str(tmp_path / "typo.txt"), *TINY, "--out", out]) == 2
+    assert main(["text", "train", "--corpus", str(corpus_file), *TINY, "--steps", "2", "--out", out]) == 0
+
+
 def test_corrupt_or_truncated_checkpoint_exits_2(trained, tmp_path, capsys):
     data = (trained / "best.pt").read_bytes()
     (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
@@ -131,6 +137,7 @@ def test_out_folder_of_another_experiment_and_mismatched_resume_are_refused(trai
     other = tmp_path / "other"
     other.mkdir()
     (other / "run.json").write_text(json.dumps({"command": "toy", "config": {}}))
+    (other / "results.json").write_text("{}")
     assert main(["text", "train", "--corpus", str(corpus_file), *TINY, "--out", str(other)]) == 2
     assert "another experiment" in capsys.readouterr().err
     assert main(["text", "train", "--corpus", str(corpus_file), *TINY, "--steps", "12", "--hidden", "32",

@@ -2,7 +2,8 @@
 
 Each run writes ``run.json`` (what ran: the command and its configuration) first. A folder whose
 ``run.json`` names another command or configuration is refused unless ``force`` is set, so that
-one experiment's results never overwrite another's by accident.
+one experiment's results never overwrite another's by accident. A folder that holds nothing but
+``run.json`` (a run that stopped on bad input before writing anything) is taken over.
 """
 
 import json
@@ -21,7 +22,7 @@ def prepare(out: str | os.PathLike, command: str, config: dict, force: bool = Fa
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
     previous = out / RUN_FILE
-    if previous.exists() and not force:
+    if previous.exists() and not force and any(p.name != RUN_FILE for p in out.iterdir()):
         try:
             old = json.loads(previous.read_text())
         except (OSError, ValueError):
