@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .charlm.train import PRESETS as TEXT_PRESETS
+
 PROFILES = ("smoke", "quick", "full")
 PART1 = "Part 1 — recurrent networks on memory tasks"
 PART2 = "Part 2 — a character-level LSTM that writes text"
@@ -152,6 +154,11 @@ def _render_text_train(results: dict, folder: Path, profile: str) -> list[tuple]
          f"{corpus['boilerplate_stripped']:,} of Project Gutenberg header and licence, vocabulary "
          f"{corpus['vocab_size']}; the last {corpus['val_characters']:,} characters are held out for validation "
          f"(the report had no validation set). Throughput {results['chars_per_s']:,.0f} characters/s."),
+        ("p", "The report's configuration: " + ", ".join(f"{k} {TEXT_PRESETS['report'][k]}" for k in keys)
+         + (": this run uses it." if all(config[k] == TEXT_PRESETS["report"][k] for k in keys) else
+            f"; this run is smaller, to fit the {profile} profile (`--profile full` runs the report's).")
+         + " The report gives no loss on held-out text, so there is no number to match; compare its samples "
+         "and completions with those below."),
         ("p", f"Best validation loss {best['loss']:.3f} nats/char = {best['bits']:.3f} bits/char "
          f"(accuracy {best['acc']:.3f}) at step {best['step']}."),
         ("img", folder / "curves.png", "Training and validation loss and accuracy"),
@@ -177,10 +184,20 @@ def _render_text_sample(results: dict, folder: Path, profile: str) -> list[tuple
             ("pre", "\n\n".join(results["samples"]))]
 
 
+# The report's completions (§2.4, its fully trained hidden-1024 model), as printed there.
+REPORT_COMPLETIONS = {
+    "The heart of democracy": " is not always be added to the sa", "Liberty": " is the most powerful influence o",
+    "People of the Union": " is a serious and mo", "Equality": " of the people are not always",
+    "Slavery": " is a mere difficult to discus", "America": " is the most powerful influence o",
+    "North America": " the power of the Unio",
+}
+
+
 def _render_text_complete(results: list, folder: Path, profile: str) -> list[tuple]:
     return [("p", "Each of the report's prompts is fed once to warm the LSTM state, then continued greedily for 30 "
-             "characters (the state is carried, the prefix never re-run):"),
-            ("table", ["prompt", "completion"], [[r["prompt"], r["completion"]] for r in results])]
+             "characters (the state is carried, the prefix never re-run), beside the report's completions:"),
+            ("table", ["prompt", "ours", "report"],
+             [[r["prompt"], r["completion"], REPORT_COMPLETIONS.get(r["prompt"], "–")] for r in results])]
 
 
 # ---- Part 3 ---------------------------------------------------------------------------------------
