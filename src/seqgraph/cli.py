@@ -1,7 +1,7 @@
 """The ``seqgraph`` command: one sub-command group per module of :mod:`seqgraph.commands`.
 
-Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 3 non-finite loss,
-130 interrupted (Ctrl-C), 141 output pipe closed by its reader, 143 stopped by SIGTERM.
+Exit codes: 0 success, 1 some ``reproduce`` experiment failed, 2 bad input (one line on stderr, no traceback),
+3 non-finite loss, 130 interrupted (Ctrl-C), 141 output pipe closed by its reader, 143 stopped by SIGTERM.
 """
 
 import argparse
