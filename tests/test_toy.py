@@ -86,6 +86,16 @@ def test_non_finite_loss_raises_before_updating():
         assert torch.equal(v, before[k]) or torch.isnan(v).all()
 
 
+def test_non_finite_gradient_with_a_finite_loss_raises_before_updating():
+    trainer = ToyTrainer(TINY)
+    trainer.model.head.weight.register_hook(lambda grad: grad * float("inf"))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    with pytest.raises(NonFiniteLossError, match="gradient norm became (inf|nan) at step 1"):
+        trainer.train_step()
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
 def test_aggregate_mean_and_sample_std():
     runs = [{"length": 6, "seed": s, "termination_step": {"default": d, "literal": l}, "eval_accuracy": 1.0}
             for s, d, l in [(1, 100, 80), (2, 120, 90), (3, None, 70)]]

@@ -137,7 +137,7 @@ class ToyTrainer:
         return stopped or self.step >= self.config.max_steps
 
     def train_step(self) -> StepRecord:
-        """One Adam step on a fresh batch; raises NonFiniteLossError before updating on a bad loss."""
+        """One Adam step on a fresh batch; raises NonFiniteLossError before updating on a bad loss or gradient."""
         x, y = self.task.batch(self.config.batch_size, self.data)  # every rank draws the same global batch
         x, y = x[self.shard].to(self.device), y[self.shard].to(self.device)  # (b, T), (b,)
         log_probs = self.ddp_model(x)  # (b, C)
@@ -151,6 +151,8 @@ class ToyTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_norm).item()
+        if not math.isfinite(grad_norm):  # Adam would write it into the weights
+            raise NonFiniteLossError(self.step + 1, grad_norm, quantity="gradient norm")
         self.optimizer.step()
         self.step += 1
         for name, value in (("loss", loss_value), ("accuracy", accuracy), ("grad_norm", grad_norm)):
