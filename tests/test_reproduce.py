@@ -74,6 +74,16 @@ def test_every_command_line_of_every_profile_parses(profile, tmp_path):
 def test_unknown_experiment_is_a_usage_error(tmp_path, capsys):
     assert main(["reproduce", "--profile", "smoke", "--out", str(tmp_path), "--only", "nope"]) == 2
     assert "unknown experiment" in capsys.readouterr().err
+    # an experiment of another profile only (Baum-Sweet runs in full) is not silently skipped
+    assert main(["reproduce", "--profile", "smoke", "--out", str(tmp_path), "--only", "sanity-baumsweet"]) == 2
+    assert "unknown experiment(s) ['sanity-baumsweet'] in profile smoke" in capsys.readouterr().err
+
+
+def test_force_reuses_a_folder_of_another_profile(smoke_report, tmp_path, capsys):
+    report = shutil.copytree(smoke_report, tmp_path / "report")
+    argv = ["reproduce", "--profile", "quick", "--out", str(report), "--only", "params"]
+    assert main(argv) == 2 and "another experiment" in capsys.readouterr().err
+    assert main([*argv, "--force"]) == 0
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it in CI)")

@@ -29,7 +29,8 @@ def register(sub) -> None:
                    help="smoke: seconds, tiny configurations; quick: <= 15 min on a 2-core CPU; "
                    "full: the report's exact configurations (default: quick)")
     p.add_argument("--out", default="report", help="output folder (default: report)")
-    p.add_argument("--force", action="store_true", help="rerun experiments whose results are already there")
+    p.add_argument("--force", action="store_true",
+                   help="rerun experiments whose results are already there, also in a folder of another profile")
     p.add_argument("--only", nargs="+", metavar="NAME",
                    help="run only these experiments: " + ", ".join(e.name for e in EXPERIMENTS))
     add_device_option(p)
@@ -43,10 +44,11 @@ def run(args) -> int:
 
     experiments = [e for e in EXPERIMENTS
                    if args.profile in e.profiles and (not args.only or e.name in args.only)]
-    unknown = set(args.only or ()) - {e.name for e in EXPERIMENTS}
+    in_profile = [e.name for e in EXPERIMENTS if args.profile in e.profiles]
+    unknown = set(args.only or ()) - set(in_profile)
     if unknown:
-        raise InputError(f"unknown experiment(s) {sorted(unknown)}; known: {[e.name for e in EXPERIMENTS]}")
-    out = outdir.prepare(args.out, "reproduce", {"profile": args.profile}, force=False)
+        raise InputError(f"unknown experiment(s) {sorted(unknown)} in profile {args.profile}; known: {in_profile}")
+    out = outdir.prepare(args.out, "reproduce", {"profile": args.profile}, force=args.force)
     summary, blocks, part = {}, [], None
     bar = tqdm(experiments, desc="reproduce", unit="experiment")
     for exp in bar:
