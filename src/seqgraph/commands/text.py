@@ -152,7 +152,8 @@ def _run_train(args, device) -> int:
     ckpt = None
     if args.resume:
         path = Path(args.resume) / LAST
-        ckpt = checkpoint.load(path, map_location=device)
+        # on the CPU: random states must stay CPU tensors; the weights and Adam's state follow the model's device
+        ckpt = checkpoint.load(path)
         # the corpus (its sha256 and vocabulary size) is compared once loaded
         keys = tuple(k for k in RESUME_KEYS if k not in ("corpus_sha256", "vocab_size"))
         checkpoint.check_compatible(ckpt, KIND, run_config, keys, path)

@@ -149,7 +149,8 @@ def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
     trainer = ToyTrainer(config, device)
     summary = None
     if resume and path.exists():
-        ckpt = checkpoint.load(path, map_location=device)
+        # on the CPU: random states must stay CPU tensors; the weights and Adam's state follow the model's device
+        ckpt = checkpoint.load(path)
         checkpoint.check_compatible(ckpt, "toy", dataclasses.asdict(config), tuple(dataclasses.asdict(config)), path)
         trainer.load_state_dict(ckpt["trainer"], str(path))
         checkpoint.set_rng_state(ckpt["rng"])
