@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import add_self_loops, gcn_norm, remove_self_loops
+from .data import add_self_loops, gcn_norm
 
 
 def glorot_(weight: Tensor) -> None:
@@ -174,7 +174,7 @@ class GATConv(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, return_attention_weights: bool = False):
         N, K, C = x.size(0), self.heads, self.out_channels
-        edge_index = add_self_loops(remove_self_loops(edge_index), N)
+        edge_index = add_self_loops(edge_index, N)  # drops existing loops first
         src, dst = edge_index
         h = (x @ self.lin.weight.t()).view(N, K, C)  # W^k h for every node and head   (N, K, F')
         s_src = (h * self.att_src).sum(-1)  # a_src^T W h, the score of h as a source   (N, K)
