@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .charlm.train import PRESETS as TEXT_PRESETS
+from .stats import pm, termination
 
 PROFILES = ("smoke", "quick", "full")
 PART1 = "Part 1 — recurrent networks on memory tasks"
@@ -92,8 +93,8 @@ def _render_toy(results: dict, folder: Path, profile: str) -> list[tuple]:
         ok &= acc["mean"] >= 0.995
         reported |= agg["report_termination_step"] is not None
         runs = len(agg["seeds"])
-        rows.append([length, _term(term["default"], runs), _term(term["literal"], runs),
-                     agg["report_termination_step"] or "–", _pm(acc, 4, runs)])
+        rows.append([length, termination(term["default"], runs), termination(term["literal"], runs),
+                     agg["report_termination_step"] or "–", pm(acc, 4, runs)])
     keys = ("task", "model", "hidden_size", "batch_size", "lr", "max_norm", "max_steps")
     embedding = config["embedding_dim"] or f"{config['hidden_size'] // 4} (hidden / 4)"
     return [
@@ -110,19 +111,6 @@ def _render_toy(results: dict, folder: Path, profile: str) -> list[tuple]:
         ("img", folder / "accuracy.png", "Training accuracy against step, one line per seed, thick: mean"),
         ("img", folder / "loss.png", "Training loss against step"),
     ]
-
-
-def _term(stats: dict, runs: int) -> str:
-    if not stats["reached"]:
-        return "not reached"
-    partial = f" ({stats['reached']}/{runs} seeds)" if stats["reached"] < runs else ""
-    return _pm(stats, 0, stats["reached"]) + partial
-
-
-def _pm(stats: dict, digits: int, runs: int) -> str:
-    """'mean ± std' over the runs, or the value alone when there was one run."""
-    mean = f"{stats['mean']:.{digits}f}"
-    return mean if runs == 1 else f"{mean} ± {stats['std']:.{digits}f}"
 
 
 REPORT_LENGTHS = {"smoke": ["4"], "quick": ["6", "11", "16"], "full": ["6", "11", "16"]}
@@ -255,8 +243,8 @@ def _render_graph_train(results: dict, folder: Path, profile: str) -> list[tuple
          + ", ".join(f"{k} {config[k]}" for k in ("hidden", "dropout", "lr", "weight_decay", "epochs")
                      if k in config) + "."),
         ("table", ["", "test accuracy % (mean ± std)"],
-         [["ours, best-validation epoch (headline)", _pm(best, 1, n)],
-          ["ours, last epoch", _pm(last, 1, n)],
+         [["ours, best-validation epoch (headline)", pm(best, 1, n)],
+          ["ours, last epoch", pm(last, 1, n)],
           ["published", published]]),
         ("p", f"Within 1 point of the published {target}: {_verdict(best['mean'] >= target - 1.0)}"
          + (" (smoke profile: a few epochs only, not expected to match)." if profile == "smoke" else ".")),
@@ -277,7 +265,7 @@ def _linkpred(model: str) -> Callable[[str, Path], list[str]]:
 def _render_linkpred(results: dict, folder: Path, profile: str) -> list[tuple]:
     published = results["published"]
     n = len(results["runs"])
-    rows = [[f"ours, {when}", _pm(results[f"test_auc_{key}"], 1, n), _pm(results[f"test_ap_{key}"], 1, n)]
+    rows = [[f"ours, {when}", pm(results[f"test_auc_{key}"], 1, n), pm(results[f"test_ap_{key}"], 1, n)]
             for key, when in (("best_val", "best-validation epoch"), ("last", "last epoch (the paper's protocol)"))]
     rows.append(["published (Kipf & Welling 2016)", f"{published['auc']}", f"{published['ap']}"])
     ok = (results["test_auc_last"]["mean"] >= published["auc"] - 1
@@ -306,7 +294,7 @@ def _compare(profile: str, root: Path) -> list[str]:
 
 
 def _render_compare(results: dict, folder: Path, profile: str) -> list[tuple]:
-    rows = [[r["label"], _pm(r["test_acc"], 1, len(r["runs"])), f"{r['parameters']:,}",
+    rows = [[r["label"], pm(r["test_acc"], 1, len(r["runs"])), f"{r['parameters']:,}",
              f"{1000 * r['seconds_per_epoch']['mean']:.1f}"] for r in results["rows"]]
     blocks = [("p", f"Node classification on Cora's public split with every model and the same seeds "
                f"({len(results['rows'][0]['runs'])} here); test accuracy at the best validation epoch. The report "

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from . import distributed
 from .classifier import build_classifier
 from .errors import NonFiniteLossError
+from .stats import mean_std
 from .tasks import make_task
 
 # Assignment Table 2 (all: Adam, max norm 10, Kaiming normal), and the lengths it lists (the report ran
@@ -242,17 +243,10 @@ def aggregate(summaries: list[dict], task: str, model: str) -> dict:
         steps = {rule: [r["termination_step"][rule] for r in runs] for rule in STOP_RULES}
         out[str(length)] = {
             "seeds": [r["seed"] for r in runs],
-            "termination_step": {rule: _mean_std([s for s in v if s is not None]) | {
+            "termination_step": {rule: mean_std([s for s in v if s is not None]) | {
                 "reached": sum(s is not None for s in v)} for rule, v in steps.items()},
-            "eval_accuracy": _mean_std([r["eval_accuracy"] for r in runs]),
+            "eval_accuracy": mean_std([r["eval_accuracy"] for r in runs]),
             "report_termination_step": report.get(length),
         }
     return out
 
-
-def _mean_std(values: list[float]) -> dict:
-    if not values:
-        return {"mean": None, "std": None}
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
-    return {"mean": mean, "std": math.sqrt(var)}

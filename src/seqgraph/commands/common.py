@@ -101,6 +101,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, imported when a command first plots (it is slow)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")

@@ -14,6 +14,7 @@ from .common import (
     positive_float,
     positive_int,
     print_json,
+    pyplot,
     resolve_device,
 )
 
@@ -95,10 +96,7 @@ def run(args) -> int:
 
 
 def _plot(path, results: dict, model: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     t = results["t"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)

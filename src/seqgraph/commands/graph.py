@@ -5,7 +5,6 @@ A new sub-command is a ``register_<name>(sub)`` function that adds its parser to
 """
 
 import dataclasses
-import statistics
 from pathlib import Path
 
 from tqdm import tqdm
@@ -15,6 +14,7 @@ from ..errors import InputError
 from ..graph import example
 from ..graph.planetoid import NAMES, load_planetoid, planetoid_name, read_planetoid
 from ..graph.train import MODELS, default_config, fit
+from ..stats import mean_std, pm
 from .common import (
     add_json_option,
     add_run_options,
@@ -24,6 +24,7 @@ from .common import (
     positive_int,
     print_json,
     probability,
+    pyplot,
     resolve_device,
 )
 
@@ -151,8 +152,7 @@ def summarise(runs, name: str, config) -> dict:
     results = {"dataset": name, "model": config.model, "headline": HEADLINE, "units": "accuracy in %",
                "published": PUBLISHED[config.model].get(name), "runs": per_seed}
     for key in ("test_acc_best_val", "test_acc_last"):
-        values = [run[key] for run in per_seed]
-        results[key] = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+        results[key] = mean_std(run[key] for run in per_seed)
     return results
 
 
@@ -165,18 +165,15 @@ def format_table(results: dict) -> str:
     best, last = results["test_acc_best_val"], results["test_acc_last"]
     n = len(results["runs"])
     lines += ["", f"{results['model'].upper()} on {results['dataset']}, test accuracy %, mean ± std over {n} seed(s):",
-              f"  ours, best-validation epoch (headline)  {best['mean']:.1f} ± {best['std']:.1f}",
-              f"  ours, last epoch                        {last['mean']:.1f} ± {last['std']:.1f}",
+              f"  ours, best-validation epoch (headline)  {pm(best)}",
+              f"  ours, last epoch                        {pm(last)}",
               f"  published                               {results['published'] or 'n/a'}"]
     return "\n".join(lines)
 
 
 def plot_curves(runs, path: Path, title: str) -> None:
     """Training and validation loss and accuracy per epoch, one thin line per seed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for i, r in enumerate(runs):

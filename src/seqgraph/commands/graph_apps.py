@@ -3,7 +3,6 @@ against graph models on one protocol. ``register(graph_subparsers)`` adds them t
 """
 
 import dataclasses
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..graph import depth, linkpred
 from ..graph.sage import GraphSAGE
 from ..graph.sequence import SequenceClassifier
 from ..graph.train import TrainConfig, build_model, count_parameters, default_config, fit_model
+from ..stats import mean_std, pm
 from . import graph as graph_command
 from .common import (
     add_run_options,
@@ -26,6 +26,7 @@ from .common import (
     positive_int,
     print_json,
     probability,
+    pyplot,
     resolve_device,
 )
 
@@ -42,24 +43,6 @@ def add_dataset_options(p, seeds: int = 10) -> None:
                    "(default: cora)")
     p.add_argument("--seeds", type=nonnegative_int, nargs="+", default=list(range(seeds)),
                    help=f"seeds, one run each (default: {' '.join(map(str, range(seeds)))})")
-
-
-def mean_std(values: list[float]) -> dict:
-    """Mean and sample standard deviation (0 for one value)."""
-    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-
-
-def pm(stats: dict, digits: int = 1) -> str:
-    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # ---------------------------------------------------------------------------------------------- linkpred

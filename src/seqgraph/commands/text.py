@@ -46,6 +46,7 @@ from .common import (
     positive_int,
     print_json,
     probability,
+    pyplot,
     resolve_device,
 )
 
@@ -299,10 +300,7 @@ def _write_samples(path: Path, samples: list[dict], steps: int) -> None:
 
 
 def _plot(path: Path, history: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     train, val = history["train"], history["val"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))

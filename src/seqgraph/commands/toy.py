@@ -10,6 +10,7 @@ from tqdm import tqdm
 from .. import checkpoint, distributed, outdir
 from ..classifier import MODELS
 from ..errors import InputError, Interrupted
+from ..stats import pm, termination
 from ..tasks import make_task
 from ..toy import PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate
 from .common import (
@@ -20,6 +21,7 @@ from .common import (
     positive_float,
     positive_int,
     print_json,
+    pyplot,
     resolve_device,
 )
 
@@ -201,10 +203,7 @@ def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
 
 def _plot(out: Path, histories: dict, title: str) -> None:
     """accuracy.png and loss.png: one thin line per seed, a thick one for the mean, a colour per length."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     lengths = sorted({length for length, _ in histories})
     for metric in ("accuracy", "loss"):
@@ -250,18 +249,11 @@ def _print_table(results: dict) -> None:
               f"{_fmt(steps['literal']):>13} {r['eval_accuracy']:>9.4f} {r['final_loss']:>10.4f}")
     print(f"{'length':>6} {'mean term(default)':>18} {'mean term(literal)':>18} {'report':>6} {'eval acc':>17}")
     for length, a in results["aggregate"].items():
-        steps = [_mean_std(a["termination_step"][rule], len(a["seeds"])) for rule in ("default", "literal")]
-        acc = a["eval_accuracy"]
+        steps = [termination(a["termination_step"][rule], len(a["seeds"])) for rule in ("default", "literal")]
         print(f"{length:>6} {steps[0]:>18} {steps[1]:>18} {_fmt(a['report_termination_step']):>6} "
-              f"{acc['mean']:>8.4f} ± {acc['std']:.4f}")
+              f"{pm(a['eval_accuracy'], 4, len(a['seeds'])):>17}")
 
 
 def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
-
-def _mean_std(s: dict, seeds: int) -> str:
-    if s["mean"] is None:
-        return "not reached"
-    reached = "" if s["reached"] == seeds else f" ({s['reached']}/{seeds} seeds)"
-    return f"{s['mean']:.0f} ± {s['std']:.0f}{reached}"
