@@ -14,10 +14,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data():
-    """The data directory with the public mirror, or skip (CI has it beside the repo)."""
+    """The data directory with the public mirror (books and Cora), or skip (CI has it beside the repo)."""
     root = data_dir()
-    if not (root / "books").is_dir():
+    if not ((root / "books").is_dir() and (root / "planetoid" / "cora").is_dir()):
         pytest.skip("data mirror not found: set SEQGRAPH_DATA (the Makefile does)")
     return root

@@ -12,20 +12,10 @@ from .test_report import CHROMIUM, rendered_attributes
 
 
 @pytest.fixture(scope="module")
-def smoke_report(tmp_path_factory, shared_data_dir):
+def smoke_report(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("reproduce") / "report"
-    assert main(["reproduce", "--profile", "smoke", "--out", str(out), "--data-dir", str(shared_data_dir)]) == 0
+    assert main(["reproduce", "--profile", "smoke", "--out", str(out), "--data-dir", str(shared_data)]) == 0
     return out
-
-
-@pytest.fixture(scope="module")
-def shared_data_dir():
-    from seqgraph.datadir import data_dir
-
-    root = data_dir()
-    if not (root / "planetoid" / "cora").is_dir():
-        pytest.skip("data mirror not found: set SEQGRAPH_DATA (the Makefile does)")
-    return root
 
 
 def test_smoke_profile_writes_every_section(smoke_report):
