@@ -22,9 +22,9 @@ GUTENBERG = ("The Project Gutenberg EBook of X\n\n*** START OF THIS PROJECT GUTE
 def test_read_text_strips_bom(tmp_path):
     path = tmp_path / "bom.txt"
     path.write_bytes("\ufeffhello wörld".encode())
-    text, digest = read_text(path)
+    text, stripped = read_text(path)
     assert text == "hello wörld"
-    assert len(digest) == 64
+    assert stripped == 0
 
 
 def test_strip_gutenberg_cuts_header_and_licence():

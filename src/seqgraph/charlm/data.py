@@ -67,10 +67,19 @@ def resolve(corpus: str, data_root: str | os.PathLike | None = None) -> Path:
     return Path(corpus)
 
 
-def read_text(path: str | os.PathLike) -> tuple[str, str]:
-    """Return (text, sha256 of the file); a missing, empty, binary or non-UTF-8 file raises InputError."""
-    raw = _read_bytes(path)
-    return _decode(raw, path), hashlib.sha256(raw).hexdigest()
+def read_text(path: str | os.PathLike, keep_boilerplate: bool = False) -> tuple[str, int]:
+    """Return (text, characters of Project Gutenberg boilerplate stripped); a missing, empty, binary or
+    non-UTF-8 file, or one holding nothing but boilerplate, raises InputError."""
+    return _clean(_read_bytes(path), path, keep_boilerplate)
+
+
+def _clean(raw: bytes, path: str | os.PathLike, keep_boilerplate: bool) -> tuple[str, int]:
+    text, stripped = _decode(raw, path), 0
+    if not keep_boilerplate:
+        text, stripped = strip_gutenberg(text)
+        if not text:
+            raise InputError(f"corpus {path} holds nothing but Project Gutenberg boilerplate")
+    return text, stripped
 
 
 def _read_bytes(path: str | os.PathLike) -> bytes:
@@ -162,12 +171,8 @@ def load_corpus(path: str | os.PathLike, val_fraction: float = 0.05, keep_boiler
     if cached is not None:
         data, vocab, stripped = cached
         return Corpus(data, vocab, val_fraction, digest, stripped, keep_boilerplate)
-    text, stripped = _decode(raw, path), 0
+    text, stripped = _clean(raw, path, keep_boilerplate)
     del raw
-    if not keep_boilerplate:
-        text, stripped = strip_gutenberg(text)
-        if not text:
-            raise InputError(f"corpus {path} holds nothing but Project Gutenberg boilerplate")
     vocab = "".join(sorted(set(text)))
     if cache_dir is None:
         return Corpus(encode(text, vocab), vocab, val_fraction, digest, stripped, keep_boilerplate)

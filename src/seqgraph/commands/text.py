@@ -21,7 +21,6 @@ from ..charlm.data import (
     load_corpus,
     read_text,
     resolve,
-    strip_gutenberg,
     unknown_chars,
 )
 from ..charlm.train import (
@@ -454,9 +453,7 @@ def run_eval(args) -> int:
     model, vocab, ckpt, _ = _load(args.checkpoint, args.device)
     config = ckpt["config"]
     if args.corpus:
-        text, _ = read_text(args.corpus)
-        if not config["keep_boilerplate"]:
-            text, _ = strip_gutenberg(text)
+        text, _ = read_text(args.corpus, config["keep_boilerplate"])
         if len(text) < 2:
             raise InputError(f"{args.corpus} has fewer than 2 characters to score")
         data, source = encode(text, vocab), args.corpus
