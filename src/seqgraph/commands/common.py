@@ -3,6 +3,7 @@
 import argparse
 import json
 import math
+import signal
 import sys
 
 import torch
@@ -91,6 +92,25 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+
+
+class StopRequest:
+    """While training (``with StopRequest() as stop``), SIGINT (Ctrl-C) and SIGTERM only set ``stop.signum``: the
+    loop finishes the step under way, writes a checkpoint and exits with 128 + the signal (130 or 143).
+    Stopping between steps keeps the checkpoint consistent."""
+
+    signum = None
+
+    def __call__(self, signum, frame):
+        self.signum = signum
+
+    def __enter__(self):
+        self.previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
 
 
 def resolve_device(name: str) -> torch.device:

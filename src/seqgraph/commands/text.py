@@ -35,6 +35,7 @@ from ..charlm.train import (
 )
 from ..errors import InputError
 from .common import (
+    StopRequest,
     add_data_dir_option,
     add_device_option,
     add_json_option,
@@ -213,9 +214,6 @@ def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path
 
     config = trainer.config
     main = distributed.is_main()  # alone logs, plots and writes; every rank computes
-    stopped = []
-    handlers = {s: signal.signal(s, lambda signum, frame: stopped.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
     writer = SummaryWriter(str(out / "tb"), purge_step=trainer.step + 1 if trainer.step else None) if main else None
     bar = tqdm(total=config.steps, initial=trainer.step, desc="text train", unit="step", file=sys.stderr,
                disable=not main)
@@ -226,38 +224,37 @@ def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path
         if main:
             checkpoint.save_atomic(state, out / name)
 
-    try:
-        # all ranks stop after the same step
-        for log in trainer.run(stop=lambda: distributed.any_rank(bool(stopped))):
-            train, step = log["train"], trainer.step
-            speed = (step - first_step) * chars_per_step / (time.perf_counter() - start)
-            bar.set_postfix(loss=f"{train['loss']:.3f}", acc=f"{train['acc']:.3f}", chars_s=f"{speed:.0f}")
-            bar.update()
-            if main:
-                for key in ("loss", "acc", "grad_norm", "lr"):
-                    writer.add_scalar(f"train/{key}", train[key], step)
-                if log["val"]:
-                    for key in ("loss", "bits", "acc"):
-                        writer.add_scalar(f"val/{key}", log["val"][key], step)
-                if log["samples"]:
-                    writer.add_text("samples", "\n\n".join(log["samples"]["greedy"]), step)
-                    _write_samples(out / "samples.md", trainer.history["samples"], config.steps)
-            if log["val"] and log["val"]["best"]:
-                save(trainer.state_dict(resumable=False), BEST)
-            if step % checkpoint_every == 0 or step == config.steps:
+    with StopRequest() as stop:
+        try:
+            # all ranks stop after the same step
+            for log in trainer.run(stop=lambda: distributed.any_rank(stop.signum is not None)):
+                train, step = log["train"], trainer.step
+                speed = (step - first_step) * chars_per_step / (time.perf_counter() - start)
+                bar.set_postfix(loss=f"{train['loss']:.3f}", acc=f"{train['acc']:.3f}", chars_s=f"{speed:.0f}")
+                bar.update()
+                if main:
+                    for key in ("loss", "acc", "grad_norm", "lr"):
+                        writer.add_scalar(f"train/{key}", train[key], step)
+                    if log["val"]:
+                        for key in ("loss", "bits", "acc"):
+                            writer.add_scalar(f"val/{key}", log["val"][key], step)
+                    if log["samples"]:
+                        writer.add_text("samples", "\n\n".join(log["samples"]["greedy"]), step)
+                        _write_samples(out / "samples.md", trainer.history["samples"], config.steps)
+                if log["val"] and log["val"]["best"]:
+                    save(trainer.state_dict(resumable=False), BEST)
+                if step % checkpoint_every == 0 or step == config.steps:
+                    save(trainer.state_dict(), LAST)
+            if trainer.step < config.steps:  # stopped by a signal
                 save(trainer.state_dict(), LAST)
-        if trainer.step < config.steps:  # stopped by a signal
-            save(trainer.state_dict(), LAST)
-    finally:
-        bar.close()
-        if main:
-            writer.close()
-        for s, handler in handlers.items():
-            signal.signal(s, handler)
+        finally:
+            bar.close()
+            if main:
+                writer.close()
     seconds = time.perf_counter() - start
     results = _results(trainer, corpus_path, seconds, (trainer.step - first_step) * chars_per_step)
     # a rank that got no signal itself stopped with the others: it reports a SIGTERM
-    results["interrupted"] = (stopped or [int(signal.SIGTERM)])[0] if trainer.step < config.steps else 0
+    results["interrupted"] = int(stop.signum or signal.SIGTERM) if trainer.step < config.steps else 0
     if main:
         _plot(out / "curves.png", trainer.history)
         outdir.write_json(out / "results.json", results)

@@ -14,6 +14,7 @@ from ..stats import pm, termination
 from ..tasks import make_task
 from ..toy import PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate
 from .common import (
+    StopRequest,
     add_device_option,
     add_json_option,
     learning_rate,
@@ -102,7 +103,7 @@ def _run(args, device) -> int:
     distributed.main_first(lambda: outdir.prepare(out, "toy", experiment, force=args.force), others=False)
 
     summaries, histories = [], {}
-    with _StopRequest() as stop:
+    with StopRequest() as stop:
         for length in lengths:
             for seed in args.seeds:
                 config = dataclasses.replace(base, length=length, seed=seed)
@@ -123,26 +124,8 @@ def _run(args, device) -> int:
     return 0
 
 
-class _StopRequest:
-    """While training, SIGINT (Ctrl-C) and SIGTERM ask to stop: the step under way finishes, a checkpoint is
-    written, then Interrupted (exit code 130 or 143). Stopping between steps keeps the checkpoint consistent."""
-
-    signum = None
-
-    def __call__(self, signum, frame):
-        self.signum = signum
-
-    def __enter__(self):
-        self.previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-
-
 def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
-           stop: _StopRequest) -> tuple[ToyTrainer, dict]:
+           stop: StopRequest) -> tuple[ToyTrainer, dict]:
     """One run, resumed from its checkpoint when asked; checkpoints every ``every`` steps and at the end."""
     from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
 
