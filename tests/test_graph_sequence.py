@@ -14,6 +14,8 @@ from seqgraph.graph.sequence import (
 )
 from seqgraph.recurrent import LSTM
 
+from .helpers import training_losses
+
 #   0 - 1 - 6        adjacency: 0: 1 2 | 1: 0 3 6 | 2: 0 3 | 3: 1 2 4 | 4: 3 5 | 5: 4 | 6: 1
 #   |   |
 #   2 - 3 - 4 - 5
@@ -89,14 +91,7 @@ def test_sequence_classifier_trains(order):
     y = torch.tensor([0, 0, 0, 1, 1, 1, 0])
     x = F.one_hot(y, 2).float() + 0.1 * torch.randn(7, 2)
     model = SequenceClassifier(2, 8, 2, order, dropout=0.0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    losses = []
-    for _ in range(30):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x, EDGE_INDEX), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = training_losses(model, x, EDGE_INDEX, y)
     assert losses[-1] < 0.5 * losses[0]
 
 

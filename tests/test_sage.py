@@ -8,6 +8,8 @@ from seqgraph.graph.sage import GraphSAGE, SAGEConv, sample_neighbours
 from seqgraph.graph.sequence import last_states
 from seqgraph.recurrent import LSTM
 
+from .helpers import training_losses
+
 # node 4 has no neighbours; node 0 has four
 EDGE_INDEX = to_undirected(torch.tensor([[0, 0, 0, 0, 1, 2], [1, 2, 3, 5, 2, 3]]), 6)
 
@@ -97,12 +99,5 @@ def test_graphsage_trains(aggr):
     y = torch.tensor([0, 0, 1, 1, 0, 1])
     x = F.one_hot(y, 2).float() + 0.1 * torch.randn(6, 2)
     model = GraphSAGE(2, 8, 2, aggr, dropout=0.0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    losses = []
-    for _ in range(30):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x, EDGE_INDEX), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = training_losses(model, x, EDGE_INDEX, y)
     assert losses[-1] < 0.5 * losses[0]
