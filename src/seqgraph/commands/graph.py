@@ -165,8 +165,8 @@ def format_table(results: dict) -> str:
     best, last = results["test_acc_best_val"], results["test_acc_last"]
     n = len(results["runs"])
     lines += ["", f"{results['model'].upper()} on {results['dataset']}, test accuracy %, mean ± std over {n} seed(s):",
-              f"  ours, best-validation epoch (headline)  {pm(best)}",
-              f"  ours, last epoch                        {pm(last)}",
+              f"  ours, best-validation epoch (headline)  {pm(best, runs=n)}",
+              f"  ours, last epoch                        {pm(last, runs=n)}",
               f"  published                               {results['published'] or 'n/a'}"]
     return "\n".join(lines)
 

@@ -139,13 +139,12 @@ def format_linkpred(results: dict) -> str:
         lines.append(f"{r['seed']:>4}  {r['best_epoch']:>10}  {r['val_auc_best']:>9.1f}  "
                      f"{r['test_auc_best_val']:>10.1f}  {r['test_ap_best_val']:>9.1f}  {r['test_auc_last']:>16.1f}  "
                      f"{r['test_ap_last']:>9.1f}")
-    published = results["published"]
-    lines += ["", f"{results['model'].upper()} on {results['dataset']}, test %, mean ± std over "
-              f"{len(results['runs'])} seed(s):",
-              f"  best validation epoch (headline)  AUC {pm(results['test_auc_best_val'])}  "
-              f"AP {pm(results['test_ap_best_val'])}",
-              f"  last epoch (the paper's report)   AUC {pm(results['test_auc_last'])}  "
-              f"AP {pm(results['test_ap_last'])}"]
+    published, n = results["published"], len(results["runs"])
+    lines += ["", f"{results['model'].upper()} on {results['dataset']}, test %, mean ± std over {n} seed(s):",
+              f"  best validation epoch (headline)  AUC {pm(results['test_auc_best_val'], runs=n)}  "
+              f"AP {pm(results['test_ap_best_val'], runs=n)}",
+              f"  last epoch (the paper's report)   AUC {pm(results['test_auc_last'], runs=n)}  "
+              f"AP {pm(results['test_ap_last'], runs=n)}"]
     if published:
         lines.append(f"  Kipf & Welling 2016               AUC {published['auc']}  AP {published['ap']}")
     if "recommendations" in results:
@@ -248,8 +247,8 @@ def format_depth(results: dict, demo: dict) -> str:
              f"h_1 = {fmt_row(demo['self_weighted'][1])}",
              "", f"{'variant':<9} {'layers':>6}  {'test acc %':>12}  {'distance':>13}"]
     for row in results["rows"]:
-        lines.append(f"{row['variant']:<9} {row['layers']:>6}  {pm(row['test_acc']):>12}  "
-                     f"{pm(row['distance'], 3):>13}")
+        lines.append(f"{row['variant']:<9} {row['layers']:>6}  {pm(row['test_acc'], runs=len(row['runs'])):>12}  "
+                     f"{pm(row['distance'], 3, len(row['runs'])):>13}")
     return "\n".join(lines)
 
 
@@ -372,7 +371,7 @@ def format_compare(results: dict) -> str:
     lines = [f"{results['dataset']}, test accuracy at the best validation epoch, mean ± std over {n} seed(s)",
              f"{'model':<20} {'test acc %':>12} {'parameters':>11} {'s / epoch':>10}"]
     for row in results["rows"]:
-        lines.append(f"{row['label']:<20} {pm(row['test_acc']):>12} {row['parameters']:>11,} "
+        lines.append(f"{row['label']:<20} {pm(row['test_acc'], runs=n):>12} {row['parameters']:>11,} "
                      f"{row['seconds_per_epoch']['mean']:>10.3f}")
     return "\n".join(lines)
 
