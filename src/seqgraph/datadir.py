@@ -46,13 +46,18 @@ def source_url(relpath: str) -> str:
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """Resolve the data directory: the argument, else $SEQGRAPH_DATA, else ~/.cache/seqgraph."""
-    if override:
-        return Path(override).expanduser()
+    """Resolve the data directory: the argument, else $SEQGRAPH_DATA, else ~/.cache/seqgraph (a folder, if it
+    exists)."""
     env = os.environ.get("SEQGRAPH_DATA")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "seqgraph"
+    if override:
+        root, source = Path(override).expanduser(), "the data directory"
+    elif env:
+        root, source = Path(env).expanduser(), "SEQGRAPH_DATA"
+    else:
+        root, source = Path.home() / ".cache" / "seqgraph", "the data directory"
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{source} {root} is not a folder")
+    return root
 
 
 def sha256(path: str | os.PathLike) -> str:
@@ -79,6 +84,8 @@ def fetch(relpath: str, root: str | os.PathLike | None = None, url: str | None =
     """
     path = data_dir(root) / relpath
     if path.exists():
+        if not path.is_file():
+            raise InputError(f"{path} in the data directory is not a regular file")
         verify(path, relpath)
         return path
     url = url or source_url(relpath)

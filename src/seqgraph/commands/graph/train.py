@@ -10,6 +10,7 @@ from ...graph.train import default_config, fit
 from ...outdir import write_json
 from ...stats import mean_std, pm
 from ..common import (
+    Distinct,
     add_run_options,
     learning_rate,
     nonnegative_float,
@@ -17,6 +18,7 @@ from ..common import (
     positive_int,
     probability,
     pyplot,
+    seed_value,
 )
 from .common import GraphRun
 
@@ -66,7 +68,7 @@ def register(sub) -> None:
                    help=f"{', '.join(NAMES)} (from the data directory) or a folder holding ind.<name>.* files "
                    "(default: cora)")
     p.add_argument("--model", choices=NODE_MODELS, default="gcn", help="the network (default: gcn)")
-    p.add_argument("--seeds", type=nonnegative_int, nargs="+", default=list(range(10)),
+    p.add_argument("--seeds", type=seed_value, nargs="+", action=Distinct, default=list(range(10)),
                    help="seeds, one run each (default: 0 1 ... 9)")
     p.add_argument("--epochs", type=positive_int, help="maximum number of epochs (default: 200 GCN, 1000 GAT)")
     p.add_argument("--patience", type=nonnegative_int,
