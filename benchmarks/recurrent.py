@@ -111,7 +111,8 @@ def main() -> None:
         print(f"forward + backward + Adam, batch {BATCH}, T={STEPS_T}, embedding {EMBEDDING}, hidden {HIDDEN}; "
               f"median of {args.steps} steps, {threads} thread(s), load average {load_before[0]:.2f} before, "
               f"{run['load_average_after'][0]:.2f} after")
-        print(f"{'layer':<10}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}   ratio by phase (fwd, bwd, adam)   counterpart")
+        print(f"{'layer':<10}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}   ratio by phase (fwd, bwd, adam)"
+              f"   counterpart")
         for name in MODELS:
             r = run["ratios"][name]
             print(f"{name:<10}{results[name]['median_ms']:>9.2f}{results[f'torch:{name}']['median_ms']:>10.2f}"

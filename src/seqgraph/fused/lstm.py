@@ -110,6 +110,8 @@ class LSTMFunction(torch.autograd.Function):
         if ctx.needs_input_grad[3]:
             h_prev = torch.cat((h0.unsqueeze(1), h[:, :-1]), 1)  # h(0..T-1), (D, T, B, H)
             d_weight_hh = torch.stack([weight_gradient(d_gates[d], h_prev[d]) for d in range(D)])  # (D, 4H, H)
-        d_input = [project_backward(d_gates[d], x[d], weight_ih[d], ctx.needs_input_grad[:3]) for d in range(D)]
-        d_x, d_weight_ih, d_bias = (None if grads[0] is None else torch.stack(grads) for grads in zip(*d_input))
+        # per direction (d_x, d_weight_ih, d_bias), stacked over directions
+        d_input = zip(*(project_backward(d_gates[d], x[d], weight_ih[d], ctx.needs_input_grad[:3]) for d in range(D)),
+                      strict=True)
+        d_x, d_weight_ih, d_bias = (None if grads[0] is None else torch.stack(grads) for grads in d_input)
         return d_x, d_weight_ih, d_bias, d_weight_hh, d_h0, d_c0
