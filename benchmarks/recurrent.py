@@ -62,32 +62,33 @@ def measure(models: dict[str, nn.Module], steps: int, warmup: int) -> dict[str, 
     x = torch.randint(SYMBOLS, (BATCH, STEPS_T))
     y = torch.randint(CLASSES, (BATCH,))
     optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
-    times = {name: {phase: [] for phase in ("step", *PHASES)} for name in models}
+    times = {name: {phase: [] for phase in ("step", "cpu", *PHASES)} for name in models}
     for _ in range(warmup + steps):
         for name, model in models.items():
-            t0 = time.perf_counter()
+            cpu0, t0 = time.process_time(), time.perf_counter()
             loss = F.nll_loss(model(x), y)
             t1 = time.perf_counter()
             optimizers[name].zero_grad(set_to_none=True)
             loss.backward()
             t2 = time.perf_counter()
             optimizers[name].step()
-            t3 = time.perf_counter()
-            for phase, seconds in zip(("step", *PHASES), (t3 - t0, t1 - t0, t2 - t1, t3 - t2), strict=True):
+            t3, cpu3 = time.perf_counter(), time.process_time()
+            for phase, seconds in zip(("step", "cpu", *PHASES), (t3 - t0, cpu3 - cpu0, t1 - t0, t2 - t1, t3 - t2),
+                                      strict=True):
                 times[name][phase].append(1e3 * seconds)
     results = {}
     for name, phases in times.items():
         step = phases["step"][warmup:]
         quartiles = statistics.quantiles(step, n=4)
         results[name] = {"median_ms": statistics.median(step), "p25_ms": quartiles[0], "p75_ms": quartiles[2]}
-        results[name] |= {f"{phase}_ms": statistics.median(phases[phase][warmup:]) for phase in PHASES}
+        results[name] |= {f"{phase}_ms": statistics.median(phases[phase][warmup:]) for phase in ("cpu", *PHASES)}
     return results
 
 
 def ratios(results: dict[str, dict]) -> dict[str, dict]:
-    """Ours / counterpart, for the whole step and each phase."""
+    """Ours / counterpart, for the whole step (wall clock and process CPU time) and each phase (wall clock)."""
     return {name: {key.removesuffix("_ms"): results[name][key] / results[f"torch:{name}"][key]
-                   for key in ("median_ms", *(f"{p}_ms" for p in PHASES))} for name in MODELS}
+                   for key in ("median_ms", "cpu_ms", *(f"{p}_ms" for p in PHASES))} for name in MODELS}
 
 
 def main() -> None:
@@ -111,13 +112,13 @@ def main() -> None:
         print(f"forward + backward + Adam, batch {BATCH}, T={STEPS_T}, embedding {EMBEDDING}, hidden {HIDDEN}; "
               f"median of {args.steps} steps, {threads} thread(s), load average {load_before[0]:.2f} before, "
               f"{run['load_average_after'][0]:.2f} after")
-        print(f"{'layer':<10}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}   ratio by phase (fwd, bwd, adam)"
+        print(f"{'layer':<10}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}{'cpu ratio':>11}   by phase (fwd, bwd, adam)"
               f"   counterpart")
         for name in MODELS:
             r = run["ratios"][name]
             print(f"{name:<10}{results[name]['median_ms']:>9.2f}{results[f'torch:{name}']['median_ms']:>10.2f}"
-                  f"{r['median']:>7.2f}   {r['forward']:>5.2f} {r['backward']:>5.2f} {r['adam']:>5.2f}"
-                  f"{'':>14}{COUNTERPARTS[name][0]}")
+                  f"{r['median']:>7.2f}{r['cpu']:>11.2f}   {r['forward']:>5.2f} {r['backward']:>5.2f} {r['adam']:>5.2f}"
+                  f"{'':>8}{COUNTERPARTS[name][0]}")
         print()
     record = {
         "what": "forward+backward+Adam step of the sequence classifier; ratio = our median step time / the "

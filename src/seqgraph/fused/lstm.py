@@ -47,7 +47,8 @@ class LSTMFunction(torch.autograd.Function):
         x_proj = [project(x[d], weight_ih[d] * scale, None if bias is None else bias[d] * scale[:, 0])
                   for d in range(D)]  # (T, B, 4H) each
         weight_hh_2g = weight_hh * scale
-        gates = x.new_empty(D, T, B, 4 * H)  # i, f, sigmoid(2 a_g), o
+        # the input terms become the gates in place: i, f, sigmoid(2 a_g), o
+        gates = x_proj[0].unsqueeze(0) if D == 1 else torch.stack(x_proj)  # (D, T, B, 4H)
         h = x.new_empty(D, T, B, H)  # h(1..T)
         c = x.new_empty(D, T + 1, B, H)  # c(0..T)
         tanh_c = x.new_empty(D, T, B, H)  # tanh c(1..T)
@@ -56,9 +57,9 @@ class LSTMFunction(torch.autograd.Function):
         # per-step views made once: unbind is cheaper than indexing in the loop
         per_step = zip(gates.unbind(1), c[:, :-1].unbind(1), c[:, 1:].unbind(1), tanh_c.unbind(1), h.unbind(1),
                        strict=True)
-        for t, (a, c_prev, c_t, tanh_c_t, h_t) in enumerate(per_step):
+        for a, c_prev, c_t, tanh_c_t, h_t in per_step:
             for d in range(D):  # (B, 4H)
-                torch.add(x_proj[d][t], linear(h_prev[d], weight_hh_2g[d]), out=a[d])
+                a[d].add_(linear(h_prev[d], weight_hh_2g[d]))
             # (5)-(7), and (4) as sigmoid(2 a_g)
             a.sigmoid_()
             i, f, sigmoid_2g, o = a.chunk(4, -1)  # torch.nn.LSTM's gate order
