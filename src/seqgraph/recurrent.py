@@ -60,6 +60,8 @@ class RNN(_Recurrent):
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$.
 
+    The loop and its backward pass run in :class:`~seqgraph.fused.rnn.RNNFunction`.
+
     Shapes: ``x`` ``(B, T, I)``, optional state ``h(0)`` ``(B, H)`` -> outputs ``(B, T, H)``, ``h(T)``.
     """
 
@@ -81,6 +83,8 @@ class GRU(_Recurrent):
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$.
 
+    The loop and its backward pass run in :class:`~seqgraph.fused.gru.GRUFunction`.
+
     Shapes: ``x`` ``(B, T, I)``, optional state ``h(0)`` ``(B, H)`` -> outputs ``(B, T, H)``, ``h(T)``.
     """
 
@@ -101,6 +105,9 @@ class PeepholeLSTM(_Recurrent):
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$ and $c(t)$.
 
+    The loop and its backward pass run in :class:`~seqgraph.fused.peephole.PeepholeLSTMFunction`. The state
+    carries ``h`` for the LSTMs' common interface, but SPEC's cell never reads ``h(0)``.
+
     Shapes: ``x`` ``(B, T, I)``, optional state ``(h(0), c(0))`` each ``(B, H)`` -> outputs ``(B, T, H)``,
     ``(h(T), c(T))``.
     """
@@ -118,9 +125,9 @@ class PeepholeLSTM(_Recurrent):
 class LSTM(_Recurrent):
     """The LSTM, :class:`~seqgraph.cells.LSTMCell` (SPEC eq. 4-9), over ``t = 1..T``; batch-first.
 
-    The loop and its backward pass run in :class:`LSTMFunction`; the numbers are those of stepping
-    ``self.cell`` by hand, and of ``torch.nn.LSTM`` with the same weights (see :meth:`from_torch`), to float
-    rounding. The outputs are a transposed view of a time-major buffer, as ``nn.LSTM``'s batch-first ones.
+    The loop and its backward pass run in :class:`~seqgraph.fused.lstm.LSTMFunction` (one direction); the
+    numbers are those of stepping ``self.cell`` by hand, and of ``torch.nn.LSTM`` with the same weights (see
+    :meth:`from_torch`), to float rounding. The outputs are a transposed view of a time-major buffer, as ``nn.LSTM``'s batch-first ones.
 
     Args:
         input_size: $N_{in}$, the size $I$ of $x(t)$.
@@ -168,7 +175,10 @@ class BiLSTM(nn.Module):
 
     The outputs at position $t$ are $[h_{fwd}(t); h_{bwd}(t)]$, as in ``torch.nn.LSTM(bidirectional=True)``;
     the final state is ``(h, c)`` with ``h`` $= H$ above and ``c`` $= [c_{fwd}(T); c_{bwd}(1)]$, and an
-    initial state has the same layout.
+    initial state has the same layout. The two directions keep their parameters in ``forward_lstm.cell`` and
+    ``backward_lstm.cell`` but run in one loop, :class:`~seqgraph.fused.lstm.LSTMFunction` with two directions:
+    step $s$ advances the forward direction to $t = s$ and the backward one to $t = T + 1 - s$, and the gate
+    arithmetic of both is one set of operations.
 
     Args:
         input_size: $N_{in}$, the size $I$ of $x(t)$.

@@ -107,12 +107,15 @@ class LSTMFunction(torch.autograd.Function):
         d_h0 = torch.stack([linear(d_gates[d, 0], weight_hh[d].t()) for d in range(D)]) \
             if ctx.needs_input_grad[4] else None
         d_c0 = dc * f[:, 0] if ctx.needs_input_grad[5] else None
-        d_weight_hh = None
-        if ctx.needs_input_grad[3]:
-            h_prev = torch.cat((h0.unsqueeze(1), h[:, :-1]), 1)  # h(0..T-1), (D, T, B, H)
-            d_weight_hh = torch.stack([weight_gradient(d_gates[d], h_prev[d]) for d in range(D)])  # (D, 4H, H)
-        # per direction (d_x, d_weight_ih, d_bias), stacked over directions
-        d_input = zip(*(project_backward(d_gates[d], x[d], weight_ih[d], ctx.needs_input_grad[:3]) for d in range(D)),
-                      strict=True)
-        d_x, d_weight_ih, d_bias = (None if grads[0] is None else torch.stack(grads) for grads in d_input)
+        d_weight_ih = d_weight_hh = None
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[3]:
+            # both weight gradients in one product over all steps, sum_t delta a(t)^T [x(t), h(t-1)]: one product
+            # with T * B as its inner dimension costs less than two (2.5 ms instead of 3.0 for the benchmark's)
+            inputs = torch.cat((x, torch.cat((h0.unsqueeze(1), h[:, :-1]), 1)), -1)  # (D, T, B, I + H)
+            d_weight = torch.stack([weight_gradient(d_gates[d], inputs[d]) for d in range(D)])  # (D, 4H, I + H)
+            d_weight_ih, d_weight_hh = d_weight.split((x.shape[-1], H), -1)
+        # per direction (d_x, -, d_bias), stacked over directions
+        needs = (ctx.needs_input_grad[0], False, ctx.needs_input_grad[2])
+        d_input = zip(*(project_backward(d_gates[d], x[d], weight_ih[d], needs) for d in range(D)), strict=True)
+        d_x, _, d_bias = (None if grads[0] is None else torch.stack(grads) for grads in d_input)
         return d_x, d_weight_ih, d_bias, d_weight_hh, d_h0, d_c0
