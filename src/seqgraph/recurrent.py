@@ -127,7 +127,8 @@ class LSTM(_Recurrent):
 
     The loop and its backward pass run in :class:`~seqgraph.fused.lstm.LSTMFunction` (one direction); the
     numbers are those of stepping ``self.cell`` by hand, and of ``torch.nn.LSTM`` with the same weights (see
-    :meth:`from_torch`), to float rounding. The outputs are a transposed view of a time-major buffer, as ``nn.LSTM``'s batch-first ones.
+    :meth:`from_torch`), to float rounding. The outputs are a transposed view of a time-major buffer, as
+    ``nn.LSTM``'s batch-first ones.
 
     Args:
         input_size: $N_{in}$, the size $I$ of $x(t)$.
