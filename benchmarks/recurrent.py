@@ -12,7 +12,8 @@ embedding 32, hidden 128, 16 classes (random combinations, Table 2). The counter
 
 Every model takes one step in turn, in rounds, so that load from other processes hits them alike; after
 warm-up the median step time counts, and the ratio is ours / the counterpart's. Each step is also timed by
-phase (forward with the loss, backward, Adam), so that a missed target shows where the time goes.
+phase (forward with the loss, backward, Adam), so that a missed target shows where the time goes, and the
+LSTM layer alone is timed beside the matrix products its loop makes (see ``lstm_bound``).
 Targets (issue 18): every ratio <= 1.0, the LSTM's <= 0.9, at 1 and at 2 threads.
 
     python benchmarks/recurrent.py [--steps 60] [--warmup 10] [--threads 1 2]
@@ -34,6 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqgraph.classifier import MODELS, build_classifier
+from seqgraph.fused.kernels import linear, weight_gradient
+from seqgraph.recurrent import LSTM
 
 SYMBOLS, CLASSES, BATCH, STEPS_T, EMBEDDING, HIDDEN = 16, 16, 128, 15, 32, 128
 COUNTERPARTS = {
@@ -91,6 +94,46 @@ def ratios(results: dict[str, dict]) -> dict[str, dict]:
                    for key in ("median_ms", "cpu_ms", *(f"{p}_ms" for p in PHASES))} for name in MODELS}
 
 
+def lstm_bound(steps: int, warmup: int) -> dict[str, dict]:
+    """The LSTM layer alone (forward; backward of a loss on h(T)), ours and nn.LSTM's, beside the matrix products
+    our fused loop makes, timed alone with the same calls and shapes: the input projection and T recurrent
+    products forward; T - 1 recurrent products, the input gradient and the weight gradient backward. Where
+    the products alone take about as long as nn.LSTM's whole pass, the gate arithmetic around them (separate
+    torch operations, where oneDNN's RNN fuses it) decides the gap."""
+    T, B, I, H = STEPS_T, BATCH, EMBEDDING, HIDDEN
+    x = torch.randn(B, T, I, requires_grad=True)
+    layers = {"ours": LSTM(I, H), "torch.nn.LSTM": nn.LSTM(I, H, batch_first=True)}
+    x_flat, d_flat, inputs = torch.randn(T * B, I), torch.randn(T, B, 4 * H), torch.randn(T, B, I + H)
+    weight_ih, weight_hh, h, d = torch.randn(4 * H, I), torch.randn(4 * H, H), torch.randn(B, H), torch.randn(B, 4 * H)
+
+    def products_forward():
+        linear(x_flat, weight_ih)
+        for _ in range(T):
+            linear(h, weight_hh)
+
+    def products_backward():
+        for _ in range(T - 1):
+            linear(d, weight_hh.t())
+        linear(d_flat, weight_ih.t())
+        weight_gradient(d_flat, inputs)
+
+    times = {name: {"forward": [], "backward": []} for name in (*layers, "products only")}
+    for _ in range(warmup + steps):
+        for name, layer in layers.items():
+            start = time.perf_counter()
+            outputs, _ = layer(x)
+            middle = time.perf_counter()
+            outputs[:, -1].sum().backward()
+            times[name]["forward"].append(1e3 * (middle - start))
+            times[name]["backward"].append(1e3 * (time.perf_counter() - middle))
+        for phase, run in (("forward", products_forward), ("backward", products_backward)):
+            start = time.perf_counter()
+            run()
+            times["products only"][phase].append(1e3 * (time.perf_counter() - start))
+    return {name: {f"{phase}_ms": statistics.median(values[warmup:]) for phase, values in phases.items()}
+            for name, phases in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60, help="timed steps per model (default: 60)")
@@ -108,6 +151,7 @@ def main() -> None:
         results = measure(make_models(), args.steps, args.warmup)
         run = {"threads": threads, "load_average_before": load_before, "load_average_after": os.getloadavg(),
                "ratios": ratios(results), "results": results}
+        run["lstm_layer_alone"] = lstm_bound(args.steps, args.warmup)
         runs.append(run)
         print(f"forward + backward + Adam, batch {BATCH}, T={STEPS_T}, embedding {EMBEDDING}, hidden {HIDDEN}; "
               f"median of {args.steps} steps, {threads} thread(s), load average {load_before[0]:.2f} before, "
@@ -119,6 +163,8 @@ def main() -> None:
             print(f"{name:<10}{results[name]['median_ms']:>9.2f}{results[f'torch:{name}']['median_ms']:>10.2f}"
                   f"{r['median']:>7.2f}{r['cpu']:>11.2f}   {r['forward']:>5.2f} {r['backward']:>5.2f} {r['adam']:>5.2f}"
                   f"{'':>8}{COUNTERPARTS[name][0]}")
+        print("LSTM layer alone, forward / backward ms: " + ", ".join(
+            f"{name} {r['forward_ms']:.2f} / {r['backward_ms']:.2f}" for name, r in run["lstm_layer_alone"].items()))
         print()
     record = {
         "what": "forward+backward+Adam step of the sequence classifier; ratio = our median step time / the "
