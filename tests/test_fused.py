@@ -73,6 +73,15 @@ def test_onednn_and_torch_products_give_the_same_numbers(layer_class):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("layer_class", (RNN, LSTM, GRU, PeepholeLSTM, BiLSTM))
+def test_layers_take_an_empty_batch(layer_class):
+    # e.g. a graph's empty neighbourhood batch; oneDNN has no product over zero rows
+    x = torch.randn(0, 5, 3, requires_grad=True)
+    outputs, _ = layer_class(3, 4)(x)
+    outputs.sum().backward()
+    assert outputs.shape == (0, 5, 8 if layer_class is BiLSTM else 4) and x.grad.shape == x.shape
+
+
 def test_linear_takes_slices_and_transposes():
     torch.manual_seed(0)
     buffer, weight = torch.randn(6, 9), torch.randn(4, 6)

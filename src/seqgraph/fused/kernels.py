@@ -19,9 +19,10 @@ _ONEDNN_LINEAR = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.b
 
 
 def onednn(x: torch.Tensor) -> bool:
-    """Whether products with ``x`` go through oneDNN (float32 on the CPU, oneDNN built and enabled)."""
+    """Whether products with ``x`` go through oneDNN: float32 on the CPU, oneDNN built and enabled, and ``x`` not
+    empty (oneDNN has no inner product over zero rows)."""
     return (_ONEDNN_LINEAR is not None and x.dtype == torch.float32 and x.device.type == "cpu"
-            and torch.backends.mkldnn.enabled)
+            and torch.backends.mkldnn.enabled and x.numel() > 0)
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
