@@ -2,11 +2,11 @@ r"""The operations every fused loop of :mod:`seqgraph.fused` shares: matrix prod
 
 Matrix products. ``torch.mm`` on float32 CPU tensors calls MKL, which on AMD processors runs its AVX2
 kernels even where the CPU has AVX-512; oneDNN, the library behind ``torch.nn.LSTM`` on the CPU, uses
-AVX-512 there. On the 2-core AMD EPYC this project is measured on, a ``(128, 128) x (128, 512)`` product
-takes 183 us through MKL and 97 us through oneDNN. So :func:`linear` calls oneDNN's inner product, through
-``torch.ops.mkldnn._linear_pointwise`` (the operator torch's own compiler emits for linear layers), for
-float32 CPU tensors while ``torch.backends.mkldnn`` is enabled, and ``torch.matmul`` otherwise: float64,
-other devices, builds without oneDNN, or inside ``torch.backends.mkldnn.flags(enabled=False)``.
+AVX-512 there. On the 2-core AMD EPYC (AVX-512) behind ``benchmarks/results``, a ``(128, 128) x (128, 512)``
+product takes 183 us through MKL and 97 us through oneDNN, one thread. So :func:`linear` calls oneDNN's
+inner product, through ``torch.ops.mkldnn._linear_pointwise`` (the operator torch's own compiler emits for
+linear layers), for float32 CPU tensors while ``torch.backends.mkldnn`` is enabled, and ``F.linear``
+otherwise: float64, other devices, builds without oneDNN, or inside ``torch.backends.mkldnn.flags(enabled=False)``.
 
 tanh. On the CPU ``torch.tanh`` of a ``(128, 128)`` tensor costs about nine sigmoids (39 us vs 4.5 us), so
 :func:`tanh` computes $\tanh x = 2 \sigma(2x) - 1$ in four cheap operations.
