@@ -4,7 +4,7 @@ time written out: the loop behind :class:`seqgraph.recurrent.LSTM` and :class:`s
 import torch
 from torch.autograd.function import once_differentiable
 
-from .kernels import linear, project, project_backward, tanh, weight_gradient
+from .kernels import batched_linear, linear, project, project_backward, tanh, weight_gradient
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -17,9 +17,8 @@ class LSTMFunction(torch.autograd.Function):
     its initial state ``(D, B, H)`` each; it returns every hidden state ``(D, T, B, H)`` and ``c(T)``
     ``(D, B, H)``. The directions share one loop: step ``t`` does each direction's recurrent product and then
     the gate arithmetic of all directions at once, in place in preallocated buffers. The input terms of all
-    steps come from one product per direction before the loop. The recurrent products stay one call per
-    direction: torch has no batched product through oneDNN (:mod:`.kernels`), and for the benchmark's sizes
-    ``torch.baddbmm`` over a ``(2, B, 4H)`` buffer (MKL) took 368 us, two oneDNN calls 241 us.
+    steps come from one product per direction before the loop; the recurrent products of all directions are
+    one batched product per step (:func:`~.kernels.batched_linear`: on the CPU, one oneDNN call per direction).
 
     Going back from $t = T$ with $\delta h(t) = \partial L / \partial h(t)$ (the gradient of output $t$ plus
     what flows back from step $t + 1$), the gates' gradients before their nonlinearities $\delta a$ are
@@ -60,8 +59,7 @@ class LSTMFunction(torch.autograd.Function):
         per_step = zip(gates.unbind(1), c[:, :-1].unbind(1), c[:, 1:].unbind(1), tanh_c.unbind(1), h.unbind(1),
                        strict=True)
         for a, c_prev, c_t, tanh_c_t, h_t in per_step:
-            for d in range(D):  # (B, 4H)
-                a[d].add_(linear(h_prev[d], weight_hh_2g[d]))
+            batched_linear(h_prev, weight_hh_2g, a, out=a)  # (D, B, 4H)
             # (5)-(7), and (4) as sigmoid(2 a_g)
             a.sigmoid_()
             i, f, sigmoid_2g, o = a.chunk(4, -1)  # torch.nn.LSTM's gate order
@@ -99,8 +97,7 @@ class LSTMFunction(torch.autograd.Function):
             if d_next is None:
                 dh.copy_(grad_h_t)
             else:  # delta h(t), (D, B, H)
-                for d in range(D):
-                    torch.add(grad_h_t[d], linear(d_next[d], weight_hh[d].t()), out=dh[d])
+                batched_linear(d_next, weight_hh.transpose(1, 2), grad_h_t, out=dh)
                 dc.mul_(f_next)
             dc.addcmul_(dh, dh_to_dc_t)  # delta c(t)
             d_ifg_t.mul_(dc_column)
