@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgraph.classifier import MODELS, build_classifier
 from seqgraph.fused.kernels import linear, weight_gradient
+from seqgraph.memory.classifier import CLASSIFIERS, build_classifier
 from seqgraph.recurrent import LSTM
 
 SYMBOLS, CLASSES, BATCH, STEPS_T, EMBEDDING, HIDDEN = 16, 16, 128, 15, 32, 128
@@ -53,7 +53,7 @@ PHASES = ("forward", "backward", "adam")
 def make_models() -> dict[str, nn.Module]:
     """Ours under its name, the counterpart under ``torch:<name>``; both the same classifier around the layer."""
     models = {}
-    for name in MODELS:
+    for name in CLASSIFIERS:
         models[name] = build_classifier(name, SYMBOLS, CLASSES, HIDDEN, EMBEDDING)
         reference = build_classifier(name, SYMBOLS, CLASSES, HIDDEN, EMBEDDING)
         reference.rnn = COUNTERPARTS[name][1]()
@@ -91,7 +91,7 @@ def measure(models: dict[str, nn.Module], steps: int, warmup: int) -> dict[str, 
 def ratios(results: dict[str, dict]) -> dict[str, dict]:
     """Ours / counterpart, for the whole step (wall clock and process CPU time) and each phase (wall clock)."""
     return {name: {key.removesuffix("_ms"): results[name][key] / results[f"torch:{name}"][key]
-                   for key in ("median_ms", "cpu_ms", *(f"{p}_ms" for p in PHASES))} for name in MODELS}
+                   for key in ("median_ms", "cpu_ms", *(f"{p}_ms" for p in PHASES))} for name in CLASSIFIERS}
 
 
 def lstm_bound(steps: int, warmup: int) -> dict[str, dict]:
@@ -158,7 +158,7 @@ def main() -> None:
               f"{run['load_average_after'][0]:.2f} after")
         print(f"{'layer':<10}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}{'cpu ratio':>11}   by phase (fwd, bwd, adam)"
               f"   counterpart")
-        for name in MODELS:
+        for name in CLASSIFIERS:
             r = run["ratios"][name]
             print(f"{name:<10}{results[name]['median_ms']:>9.2f}{results[f'torch:{name}']['median_ms']:>10.2f}"
                   f"{r['median']:>7.2f}{r['cpu']:>11.2f}   {r['forward']:>5.2f} {r['backward']:>5.2f} {r['adam']:>5.2f}"

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgraph.tasks import make_task
-from seqgraph.toy import PRESETS, ToyConfig, ToyTrainer
+from seqgraph.memory.tasks import make_task
+from seqgraph.memory.train import PRESETS, ToyConfig, ToyTrainer
 
 LENGTH = 16
 
