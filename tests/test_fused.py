@@ -19,9 +19,9 @@ def randn(*shape):
 
 # every input of every function, float64 and requiring gradients
 FUNCTIONS = {
-    "lstm": (LSTMFunction, lambda: [randn(1, T, B, I), randn(1, 4 * H, I), randn(1, 4 * H), randn(1, 4 * H, H),
+    "lstm": (LSTMFunction, lambda: [randn(T, 1, B, I), randn(1, 4 * H, I), randn(1, 4 * H), randn(1, 4 * H, H),
                                     randn(1, B, H), randn(1, B, H)]),
-    "bilstm": (LSTMFunction, lambda: [randn(2, T, B, I), randn(2, 4 * H, I), randn(2, 4 * H), randn(2, 4 * H, H),
+    "bilstm": (LSTMFunction, lambda: [randn(T, 2, B, I), randn(2, 4 * H, I), randn(2, 4 * H), randn(2, 4 * H, H),
                                       randn(2, B, H), randn(2, B, H)]),
     "gru": (GRUFunction, lambda: [randn(T, B, I), randn(3 * H, I), randn(3 * H, H), randn(B, H)]),
     "peephole": (PeepholeLSTMFunction, lambda: [randn(T, B, I), randn(4 * H, I), randn(4 * H), randn(3 * H, H),

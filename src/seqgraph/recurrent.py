@@ -145,10 +145,10 @@ class LSTM(_Recurrent):
         h0, c0 = self.cell.zero_state(x) if state is None else state
         cell = self.cell
         bias = None if cell.bias is None else cell.bias[None]
-        # one direction: LSTMFunction's leading dimension of size 1; time-major inside, as nn.LSTM's
-        h, c = LSTMFunction.apply(x.transpose(0, 1)[None], cell.weight_ih[None], bias, cell.weight_hh[None],
-                                  h0[None], c0[None])  # (1, T, B, H), (1, B, H)
-        return h[0].transpose(0, 1), (h[0, -1], c[0])
+        # one direction: LSTMFunction's direction dimension of size 1; time-major inside, as nn.LSTM's
+        h, c = LSTMFunction.apply(x.transpose(0, 1)[:, None], cell.weight_ih[None], bias, cell.weight_hh[None],
+                                  h0[None], c0[None])  # (T, 1, B, H), (1, B, H)
+        return h[:, 0].transpose(0, 1), (h[-1, 0], c[0])
 
     @classmethod
     def from_torch(cls, module: nn.LSTM) -> "LSTM":
@@ -212,12 +212,12 @@ class BiLSTM(nn.Module):
         cells = (self.forward_lstm.cell, self.backward_lstm.cell)
         x = x.transpose(0, 1)  # (T, B, I)
         # both directions in one loop: the backward one reads t = T..1, so its step s is position T - s
-        h, c = LSTMFunction.apply(torch.stack((x, x.flip(0))), *(torch.stack([getattr(cell, name) for cell in cells])
-                                  for name in ("weight_ih", "bias", "weight_hh")), h0, c0)  # (2, T, B, H), (2, B, H)
+        h, c = LSTMFunction.apply(torch.stack((x, x.flip(0)), 1), *(torch.stack([getattr(cell, name) for cell in cells])
+                                  for name in ("weight_ih", "bias", "weight_hh")), h0, c0)  # (T, 2, B, H), (2, B, H)
         # flipping the backward direction's outputs puts h_bwd(t) at position t
-        outputs = torch.cat((h[0], h[1].flip(0)), -1).transpose(0, 1)  # (B, T, 2H)
+        outputs = torch.cat((h[:, 0], h[:, 1].flip(0)), -1).transpose(0, 1)  # (B, T, 2H)
         # H = [h_fwd(T); h_bwd(1)]: the backward direction's last step is position 1
-        return outputs, (torch.cat((h[0, -1], h[1, -1]), -1), torch.cat((c[0], c[1]), -1))
+        return outputs, (torch.cat((h[-1, 0], h[-1, 1]), -1), torch.cat((c[0], c[1]), -1))
 
     @classmethod
     def from_torch(cls, module: nn.LSTM) -> "BiLSTM":
