@@ -13,7 +13,8 @@ embedding 32, hidden 128, 16 classes (random combinations, Table 2). The counter
 Every model takes one step in turn, in rounds, so that load from other processes hits them alike; after
 warm-up the median step time counts, and the ratio is ours / the counterpart's. Each step is also timed by
 phase (forward with the loss, backward, Adam), so that a missed target shows where the time goes, and the
-LSTM layer alone is timed beside the matrix products its loop makes (see ``lstm_bound``).
+LSTM layer alone is timed beside the matrix products its loop makes (see ``lstm_bound``); the BiLSTM's one
+loop is timed beside the same weights run as two LSTM layers (``bilstm_one_loop``).
 Targets (issue 18): every ratio <= 1.0, the LSTM's <= 0.9, at 1 and at 2 threads.
 
     python benchmarks/recurrent.py [--steps 60] [--warmup 10] [--threads 1 2]
@@ -36,7 +37,7 @@ from torch import nn
 
 from seqgraph.fused.kernels import linear, weight_gradient
 from seqgraph.memory.classifier import CLASSIFIERS, build_classifier
-from seqgraph.recurrent import LSTM
+from seqgraph.recurrent import LSTM, BiLSTM
 
 SYMBOLS, CLASSES, BATCH, STEPS_T, EMBEDDING, HIDDEN = 16, 16, 128, 15, 32, 128
 COUNTERPARTS = {
@@ -134,6 +135,26 @@ def lstm_bound(steps: int, warmup: int) -> dict[str, dict]:
             for name, phases in times.items()}
 
 
+def bilstm_one_loop(steps: int, warmup: int) -> dict[str, float]:
+    """Forward and backward of our BiLSTM (both directions in one loop) beside the same weights run as two
+    LSTM layers, one over the sequence and one over its reverse, alternating: what the shared loop buys."""
+    x = torch.randn(BATCH, STEPS_T, EMBEDDING, requires_grad=True)
+    bi = BiLSTM(EMBEDDING, HIDDEN)
+
+    def two_layers():
+        forward, _ = bi.forward_lstm(x)
+        backward, _ = bi.backward_lstm(x.flip(1))
+        return torch.cat((forward, backward.flip(1)), -1)
+
+    times = {"one loop": [], "two LSTM layers": []}
+    for _ in range(warmup + steps):
+        for name, run in (("one loop", lambda: bi(x)[0]), ("two LSTM layers", two_layers)):
+            start = time.perf_counter()
+            run()[:, -1].sum().backward()
+            times[name].append(1e3 * (time.perf_counter() - start))
+    return {f"{name} ms": statistics.median(values[warmup:]) for name, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60, help="timed steps per model (default: 60)")
@@ -152,6 +173,7 @@ def main() -> None:
         run = {"threads": threads, "load_average_before": load_before, "load_average_after": os.getloadavg(),
                "ratios": ratios(results), "results": results}
         run["lstm_layer_alone"] = lstm_bound(args.steps, args.warmup)
+        run["bilstm_forward_backward"] = bilstm_one_loop(args.steps, args.warmup)
         runs.append(run)
         print(f"forward + backward + Adam, batch {BATCH}, T={STEPS_T}, embedding {EMBEDDING}, hidden {HIDDEN}; "
               f"median of {args.steps} steps, {threads} thread(s), load average {load_before[0]:.2f} before, "
@@ -165,6 +187,8 @@ def main() -> None:
                   f"{'':>8}{COUNTERPARTS[name][0]}")
         print("LSTM layer alone, forward / backward ms: " + ", ".join(
             f"{name} {r['forward_ms']:.2f} / {r['backward_ms']:.2f}" for name, r in run["lstm_layer_alone"].items()))
+        print("BiLSTM forward + backward: " + ", ".join(
+            f"{name} {ms:.2f}" for name, ms in run["bilstm_forward_backward"].items()))
         print()
     record = {
         "what": "forward+backward+Adam step of the sequence classifier; ratio = our median step time / the "
