@@ -50,14 +50,15 @@ class PygGIN(nn.Module):
     def __init__(self, in_channels, num_classes):
         super().__init__()
         widths = [in_channels] + [HIDDEN] * (LAYERS - 1)
-        self.convs = nn.ModuleList(pyg_nn.GINConv(mlp(a, HIDDEN, b)) for a, b in zip(widths[:-1], widths[1:]))
+        self.convs = nn.ModuleList(pyg_nn.GINConv(mlp(a, HIDDEN, b))
+                                   for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
         self.dropout = nn.Dropout(0.5)
         self.lin = nn.Linear(sum(widths), num_classes)
 
     def forward(self, x, edge_index, batch, num_graphs):
         pooled = [pyg_nn.global_add_pool(x, batch, num_graphs)]
-        for conv, norm in zip(self.convs, self.norms):
+        for conv, norm in zip(self.convs, self.norms, strict=True):
             x = norm(conv(x, edge_index)).relu()
             pooled.append(pyg_nn.global_add_pool(x, batch, num_graphs))
         return self.lin(self.dropout(torch.cat(pooled, dim=-1)))
@@ -114,9 +115,10 @@ def measure(name: str, rounds: int, workdir: Path) -> dict:
                         "epoch_samples_s": s["epoch"]}
     result["epoch_ratio"] = result["ours"]["epoch_s"] / result["pyg"]["epoch_s"]
     result["batching_ratio"] = result["ours"]["batching_s"] / result["pyg"]["batching_s"]
-    print(f"{name}: ours {result['ours']['epoch_s']:.3f} s/epoch (batching {100 * result['ours']['batching_share']:.0f}%),"
-          f" PyG {result['pyg']['epoch_s']:.3f} s/epoch (batching {100 * result['pyg']['batching_share']:.0f}%),"
-          f" ratio {result['epoch_ratio']:.3f}", flush=True)
+    ours, pyg = result["ours"], result["pyg"]
+    print(f"{name}: ours {ours['epoch_s']:.3f} s/epoch (batching {100 * ours['batching_share']:.0f}%), "
+          f"PyG {pyg['epoch_s']:.3f} s/epoch (batching {100 * pyg['batching_share']:.0f}%), "
+          f"ratio {result['epoch_ratio']:.3f}", flush=True)
     return result
 
 
