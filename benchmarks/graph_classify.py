@@ -74,7 +74,7 @@ def train_epoch(model, optimizer, batches) -> None:
 
 def our_batches(dataset, generator):
     for b in minibatches(dataset, torch.arange(len(dataset)), BATCH, generator):
-        yield b.graph.x, b.graph.edge_index, b.batch, b.num_graphs, b.y
+        yield b.graph.x, b.adjacency, b.batch, b.num_graphs, b.y
 
 
 def pyg_batches(loader):

@@ -29,6 +29,11 @@ def test_graph_batch_equals_pyg_batch_from_data_list():
     assert torch.equal(ours.batch, theirs.batch)
     assert ours.num_graphs == theirs.num_graphs == len(index)
     assert ours.y.tolist() == [dataset.y[i].item() for i in index]
+    # the CSR forms hold the same edges: A[i, j] = 1 for j -> i, and its transpose
+    dense = torch.zeros(ours.graph.num_nodes, ours.graph.num_nodes)
+    dense.index_put_((theirs.edge_index[1], theirs.edge_index[0]), torch.ones(theirs.num_edges), accumulate=True)
+    assert torch.equal(ours.adjacency.adj_t.to_dense(), dense)
+    assert torch.equal(ours.adjacency.adj.to_dense(), dense.t())
 
 
 def test_graph_dataset_round_trips_its_graphs():

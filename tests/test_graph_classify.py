@@ -4,14 +4,16 @@ import torch
 from seqgraph.graph.classify import MODELS, GINConv, GraphClassifier, build_model, mlp
 from seqgraph.graph.crossval import ClassifyConfig, cross_validate, stratified_folds, stratified_holdout, summarise
 from seqgraph.graph.datasets.tu import load_tu
+from seqgraph.graph.sparse import SparseAdjacency
 from tests.test_graph_batch import random_dataset
 from tests.test_tu import tu_root  # noqa: F401 (a fixture)
 
 edge_index = torch.tensor([[0, 0, 0, 1, 2, 3, 3, 4], [1, 2, 3, 0, 0, 0, 4, 3]])
 
 
+@pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("train_eps", [False, True])
-def test_gin_conv_matches_pyg_with_gradients(train_eps):
+def test_gin_conv_matches_pyg_with_gradients(train_eps, sparse):
     from torch_geometric.nn import GINConv as PygGINConv
 
     torch.manual_seed(0)
@@ -19,7 +21,8 @@ def test_gin_conv_matches_pyg_with_gradients(train_eps):
     ours = GINConv(net, eps=0.3, train_eps=train_eps)
     theirs = PygGINConv(net, eps=0.3, train_eps=train_eps)
     x = torch.randn(5, 6, requires_grad=True)
-    out, expected = ours(x, edge_index), theirs(x, edge_index)
+    edges = SparseAdjacency.from_edge_index(edge_index, 5) if sparse else edge_index
+    out, expected = ours(x, edges), theirs(x, edge_index)
     assert out.shape == (5, 5)
     assert torch.allclose(out, expected, atol=1e-5)
     weight = torch.randn(5, 5)

@@ -22,20 +22,24 @@ from torch import Tensor
 
 from ..errors import InputError
 from .data import Graph, degree
+from .sparse import SparseAdjacency
 
 
 @dataclass
 class GraphBatch:
     """The disjoint union of ``num_graphs`` graphs: ``graph`` (features ``graph.x``), ``batch`` ``(N,)`` with each
-    node's graph in ``0 .. num_graphs - 1``, and the graphs' labels ``y`` ``(num_graphs,)``."""
+    node's graph in ``0 .. num_graphs - 1``, the graphs' labels ``y`` ``(num_graphs,)``, and the edges as sparse
+    matrices for the neighbour sum (``adjacency``, :mod:`seqgraph.graph.sparse`)."""
 
     graph: Graph
     batch: Tensor
     y: Tensor
     num_graphs: int
+    adjacency: SparseAdjacency
 
     def to(self, device: torch.device | str) -> "GraphBatch":
-        return GraphBatch(self.graph.to(device), self.batch.to(device), self.y.to(device), self.num_graphs)
+        return GraphBatch(self.graph.to(device), self.batch.to(device), self.y.to(device), self.num_graphs,
+                          self.adjacency.to(device))
 
 
 def ranges(start: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
@@ -53,6 +57,9 @@ def ranges(start: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
 @dataclass
 class GraphDataset:
     """Graphs with one class label each, stored concatenated (see the module docstring).
+
+    Each graph's edges are kept sorted by (target, source), and ``source_order`` lists them by (source, target),
+    so that a batch gets both CSR forms of its adjacency matrix by gathers alone.
 
     Args:
         x: ``(N_total, F)`` node features of all graphs, graph by graph.
@@ -90,6 +97,12 @@ class GraphDataset:
         sizes = (self.node_ptr[1:] - self.node_ptr[:-1]).repeat_interleave(self.edge_ptr[1:] - self.edge_ptr[:-1])
         if self.edge_index.numel() and bool(((self.edge_index < 0) | (self.edge_index >= sizes)).any()):
             raise InputError("edge_index holds a node id outside its own graph")
+        # Sorting by global ids keeps every graph's edges in its own block (node ids increase graph by graph).
+        n = max(int(self.node_ptr[-1]), 1)
+        glob = self.edge_index + self.node_ptr[:-1].repeat_interleave(self.edge_ptr[1:] - self.edge_ptr[:-1])
+        by_target = torch.argsort(glob[1] * n + glob[0])
+        self.edge_index, glob = self.edge_index[:, by_target], glob[:, by_target]
+        self.source_order = torch.argsort(glob[0] * n + glob[1])  # (E_total,)
 
     @classmethod
     def from_graphs(cls, graphs: Sequence[Graph], y: Sequence[int] | Tensor, **kwargs) -> "GraphDataset":
@@ -146,8 +159,11 @@ class GraphDataset:
         edge_ids, edge_owner = ranges(self.edge_ptr[index], self.num_edges[index])
         offset = torch.cumsum(counts, 0) - counts  # where each graph's nodes start in the union
         edge_index = self.edge_index[:, edge_ids] + offset[edge_owner]  # local ids -> ids in the union
+        # source_order permutes edges within each graph's block, so edge_owner still applies
+        by_source = self.edge_index[:, self.source_order[edge_ids]] + offset[edge_owner]
         graph = Graph(edge_index, node_ids.numel(), x=self.x[node_ids])
-        return GraphBatch(graph, batch, self.y[index], index.numel())
+        adjacency = SparseAdjacency.from_sorted(edge_index, by_source, graph.num_nodes)
+        return GraphBatch(graph, batch, self.y[index], index.numel(), adjacency)
 
 
 def minibatches(dataset: GraphDataset, index: Sequence[int] | Tensor, batch_size: int,

@@ -1,7 +1,8 @@
 r"""Graph classification models: GIN, GCN with a readout, GIN with Set2Set, and a structure-agnostic baseline.
 
 Every model maps a batch of graphs (their disjoint union, :mod:`seqgraph.graph.batch`) to class scores:
-``forward(x, edge_index, batch, num_graphs) -> (B, C)``, ``x`` ``(N, F)``, ``edge_index`` ``(2, E)``.
+``forward(x, edge_index, batch, num_graphs) -> (B, C)``, ``x`` ``(N, F)``, ``edge_index`` ``(2, E)`` or, faster,
+a :class:`~seqgraph.graph.sparse.SparseAdjacency` (a batch's ``adjacency``).
 """
 
 import torch
@@ -9,6 +10,7 @@ from torch import Tensor, nn
 
 from .layers import GCNConv, propagate
 from .readout import READOUTS, Set2Set, sum_readout
+from .sparse import SparseAdjacency
 
 MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline")
 
@@ -42,7 +44,8 @@ class GINConv(nn.Module):
         eps: the initial (or fixed) :math:`\epsilon`.
         train_eps: learn :math:`\epsilon` (GIN-ε) instead of keeping it fixed (GIN-0 when ``eps=0``).
 
-    Shapes: ``x`` ``(N, F)``, ``edge_index`` ``(2, E)`` (row 0 source u, row 1 target v) -> ``(N, F')``.
+    Shapes: ``x`` ``(N, F)``, ``edge_index`` ``(2, E)`` (row 0 source u, row 1 target v) or a
+    :class:`~seqgraph.graph.sparse.SparseAdjacency` (the same sum as a sparse product) -> ``(N, F')``.
     """
 
     def __init__(self, nn: nn.Module, eps: float = 0.0, train_eps: bool = False):
@@ -61,9 +64,13 @@ class GINConv(nn.Module):
                 module.reset_parameters()
         self.eps.data.fill_(self.initial_eps)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        # (4.1): the neighbours' sum plus (1 + eps) times the node itself, then the MLP
-        return self.nn((1 + self.eps) * x + propagate(x, edge_index[0], edge_index[1]))
+    def forward(self, x: Tensor, edge_index: Tensor | SparseAdjacency) -> Tensor:
+        if isinstance(edge_index, SparseAdjacency):
+            neighbours = edge_index.propagate(x)  # Σ_{u ∈ N(v)} h_u   (N, F)
+        else:
+            neighbours = propagate(x, edge_index[0], edge_index[1])
+        # (4.1)
+        return self.nn((1 + self.eps) * x + neighbours)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(nn={self.nn})"
@@ -119,7 +126,9 @@ class GraphClassifier(nn.Module):
             return self.set2sets[k](h, batch, num_graphs)
         return READOUTS[self.readout](h, batch, num_graphs)
 
-    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor | SparseAdjacency, batch: Tensor, num_graphs: int) -> Tensor:
+        if isinstance(edge_index, SparseAdjacency) and isinstance(self.convs[0], GCNConv):
+            edge_index = edge_index.edge_index  # GCNConv normalises by degrees from the edge list
         h = x
         pooled = [self.read(0, h, batch, num_graphs)]
         for k, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True), 1):

@@ -90,7 +90,7 @@ def evaluate(model: nn.Module, dataset: GraphDataset, index: Tensor, device: tor
     loss, correct = 0.0, 0
     for b in minibatches(dataset, index, batch_size, shuffle=False):
         b = b.to(device)
-        out = model(b.graph.x, b.graph.edge_index, b.batch, b.num_graphs)
+        out = model(b.graph.x, b.adjacency, b.batch, b.num_graphs)
         loss += F.cross_entropy(out, b.y, reduction="sum").item()
         correct += int((out.argmax(-1) == b.y).sum())
     return loss / index.numel(), correct / index.numel()
@@ -115,7 +115,7 @@ def fit_fold(dataset: GraphDataset, train: Tensor, val: Tensor, test: Tensor, co
         for b in minibatches(dataset, train, config.batch_size, generator):
             b = b.to(device)
             optimizer.zero_grad()
-            out = model(b.graph.x, b.graph.edge_index, b.batch, b.num_graphs)
+            out = model(b.graph.x, b.adjacency, b.batch, b.num_graphs)
             loss = F.cross_entropy(out, b.y)
             loss.backward()
             optimizer.step()
