@@ -2,18 +2,13 @@ import json
 
 import pytest
 
-from seqgraph.cli import Parser
-from seqgraph.commands.graph_classify import format_table, register_classify
-from seqgraph.errors import InputError
+from seqgraph.cli import main
+from seqgraph.commands.graph.classify import format_table
 from tests.test_tu import tu_root  # noqa: F401 (a fixture)
 
 
 def classify(argv: list[str]) -> int:
-    """``seqgraph graph classify ARGV``, through the command's own parser."""
-    parser = Parser(prog="seqgraph graph")
-    register_classify(parser.add_subparsers(dest="graph_command"))
-    args = parser.parse_args(["classify", *argv])
-    return args.func(args)
+    return main(["graph", "classify", *argv])
 
 
 def test_classify_command_on_mutag_writes_results_folds_and_curves(tu_root, tmp_path, capsys):  # noqa: F811
@@ -39,9 +34,17 @@ def test_classify_command_on_mutag_writes_results_folds_and_curves(tu_root, tmp_
     assert "GIN paper" in table and "Errica et al. 2020" in table and "89.4 ± 5.6" in table
 
 
-def test_classify_command_bad_dataset_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="must hold exactly one <NAME>_graph_indicator.txt"):
-        classify(["--dataset", str(tmp_path), "--out", str(tmp_path / "out")])  # a folder without TU files
+def test_classify_command_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    # a folder without TU files
+    assert classify(["--dataset", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "must hold exactly one <NAME>_graph_indicator.txt" in capsys.readouterr().err
     (tmp_path / "X_graph_indicator.txt").write_text("1\n1\n")
-    with pytest.raises(InputError, match="X_graph_labels.txt is missing"):
-        classify(["--dataset", str(tmp_path), "--out", str(tmp_path / "out")])
+    (tmp_path / "X_graph_labels.txt").write_text("1\n")
+    (tmp_path / "X_A.txt").write_text("1, 2\n2, one\n")
+    assert classify(["--dataset", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "X_A.txt line 2: 'one' is not an integer" in err
+    assert not (tmp_path / "out").exists()  # bad input is found before --out is claimed
+    with pytest.raises(SystemExit) as exit_info:
+        classify(["--model", "gat", "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2

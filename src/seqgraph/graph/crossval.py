@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checkpoint import seed_everything
 from ..errors import InputError, NonFiniteLossError
+from ..seeding import seed_everything
 from .batch import GraphDataset, minibatches
 from .classify import build_model
 

@@ -4,24 +4,24 @@ import dataclasses
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
-from .. import outdir
-from ..graph.classify import MODELS
-from ..graph.crossval import ClassifyConfig, cross_validate
-from ..graph.datasets.tu import NAMES, load_tu
-from ..stats import pm
-from .common import (
+from ...graph.classify import MODELS
+from ...graph.crossval import ClassifyConfig, cross_validate
+from ...graph.datasets.tu import NAMES, load_tu
+from ...outdir import write_json
+from ...stats import pm
+from ..common import (
     add_run_options,
     learning_rate,
     nonnegative_int,
     positive_float,
     positive_int,
+    prepare_out,
     print_json,
     probability,
     pyplot,
     resolve_device,
 )
+from .common import GraphRun
 
 # Test accuracy (%), mean ± std over 10 folds. Xu et al., "How Powerful are Graph Neural Networks?" (ICLR 2019),
 # Table 1 (GIN-0 and GIN-ε rows; the epoch of the best mean test accuracy over the folds). Errica et al., "A Fair
@@ -45,7 +45,7 @@ PROTOCOLS = {"holdout": "hold-out-selected epoch per fold (Errica et al. 2020)",
              "gin_paper": "epoch of best mean test accuracy (GIN paper; optimistic)"}
 
 
-def register_classify(sub) -> None:
+def register(sub) -> None:
     d = ClassifyConfig()
     p = sub.add_parser(
         "classify", help="graph classification (GIN, GCN, GIN+Set2Set, baseline) on TU datasets, k-fold CV",
@@ -100,11 +100,11 @@ def run_classify(args) -> int:
                             set2set_steps=args.set2set_steps, seed=args.seed)
     run_config = {"dataset": args.dataset, "node_attributes": not args.no_node_attributes,
                   **dataclasses.asdict(config)}
-    out = outdir.prepare(args.out, "graph classify", run_config, args.force)
+    out = prepare_out(args, "graph classify", run_config)
     key = args.dataset.lower() if args.dataset.lower() in NAMES else dataset.name
 
     start = time.perf_counter()
-    with tqdm(total=config.folds * config.epochs, desc=f"{config.model} {dataset.name}", unit="epoch") as bar:
+    with GraphRun.progress(config.folds * config.epochs, f"{config.model} {dataset.name}") as bar:
         def on_epoch(fold, record):
             bar.update(1)
             bar.set_postfix(fold=fold, test=f"{100 * record['test_acc']:.1f}")
@@ -119,10 +119,10 @@ def run_classify(args) -> int:
         if protocol in cv:
             results[protocol] = {**cv[protocol], "protocol": PROTOCOLS[protocol], "source": SOURCES[protocol],
                                  "published": PUBLISHED[protocol].get(config.model, {}).get(key)}
-    outdir.write_json(out / "results.json", results)
-    outdir.write_json(out / "folds.json", {"seed": config.seed, "folds": [
+    write_json(out / "results.json", results)
+    write_json(out / "folds.json", {"seed": config.seed, "folds": [
         {"fold": f["fold"], "test": f["test"], "holdout": f["holdout"]} for f in cv["folds"]]})
-    outdir.write_json(out / "history.json", {str(f["fold"]): f["history"] for f in cv["folds"]})
+    write_json(out / "history.json", {str(f["fold"]): f["history"] for f in cv["folds"]})
     plot_curves(cv, out / "curves.png", f"{config.model} on {dataset.name}")
     if args.json:
         print_json(results)
