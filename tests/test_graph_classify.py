@@ -57,6 +57,9 @@ def test_graph_classifier_width_and_repr():
     assert str(model.convs[0]).startswith("GINConv(nn=Sequential(")
     with pytest.raises(ValueError, match="readout"):
         GraphClassifier(7, 2, readout="median")
+    b = random_dataset().batch([0, 1])
+    for conv in ("gin", "gcn"):  # one layer: the input layer's readout alone
+        assert GraphClassifier(3, 2, num_layers=1, conv=conv)(b.graph.x, b.adjacency, b.batch, 2).shape == (2, 2)
 
 
 def test_folds_stratified_disjoint_covering_and_seeded():

@@ -127,7 +127,7 @@ class GraphClassifier(nn.Module):
         return READOUTS[self.readout](h, batch, num_graphs)
 
     def forward(self, x: Tensor, edge_index: Tensor | SparseAdjacency, batch: Tensor, num_graphs: int) -> Tensor:
-        if isinstance(edge_index, SparseAdjacency) and isinstance(self.convs[0], GCNConv):
+        if isinstance(edge_index, SparseAdjacency) and any(isinstance(c, GCNConv) for c in self.convs):
             edge_index = edge_index.edge_index  # GCNConv normalises by degrees from the edge list
         h = x
         pooled = [self.read(0, h, batch, num_graphs)]
