@@ -39,7 +39,7 @@ def test_gin_conv_matches_pyg_with_gradients(train_eps, sparse):
 def test_graph_classifier_shapes_and_permutation_invariance(name):
     torch.manual_seed(0)
     dataset = random_dataset()
-    model = build_model(name, dataset.num_features, 3, hidden=8, num_layers=3).eval()
+    model = build_model(name, dataset.num_features, 3, hidden_channels=8, num_layers=3).eval()
     b = dataset.batch([0, 1, 2, 3])
     out = model(b.graph.x, b.graph.edge_index, b.batch, b.num_graphs)
     assert out.shape == (4, 3)
@@ -51,7 +51,7 @@ def test_graph_classifier_shapes_and_permutation_invariance(name):
 
 
 def test_graph_classifier_width_and_repr():
-    model = GraphClassifier(7, 2, hidden=16, num_layers=5)
+    model = GraphClassifier(7, 2, hidden_channels=16, num_layers=5)
     assert len(model.convs) == 4  # five layers counting the input layer
     assert model.lin.in_features == 7 + 4 * 16  # eq. (4.2): every layer's readout, concatenated
     assert str(model.convs[0]).startswith("GINConv(nn=Sequential(")

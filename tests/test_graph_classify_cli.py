@@ -20,7 +20,7 @@ def test_classify_command_on_mutag_writes_results_folds_and_curves(tu_root, tmp_
     results = json.loads((out / "results.json").read_text())
     assert printed == results
     assert results["label_mapping"] == {"0": -1, "1": 1} and results["graphs"] == 188
-    assert results["config"]["epochs"] == 3 and results["config"]["hidden"] == 16
+    assert results["config"]["epochs"] == 3 and results["config"]["hidden_size"] == 16
     for protocol in ("holdout", "gin_paper"):
         assert len(results[protocol]["per_fold"]) == 2 and 0 <= results[protocol]["mean"] <= 100
     assert results["gin_paper"]["published"] == "89.4 ± 5.6"

@@ -8,6 +8,7 @@ a :class:`~seqgraph.graph.sparse.SparseAdjacency` (a batch's ``adjacency``).
 import torch
 from torch import Tensor, nn
 
+from ..errors import InputError
 from .layers import GCNConv, propagate
 from .readout import READOUTS, Set2Set, sum_readout
 from .sparse import SparseAdjacency
@@ -15,10 +16,10 @@ from .sparse import SparseAdjacency
 MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline")
 
 
-def mlp(in_channels: int, hidden: int, out_channels: int, num_layers: int = 2) -> nn.Sequential:
+def mlp(in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2) -> nn.Sequential:
     """``num_layers`` linear layers with batch norm and ReLU between them (GIN's MLPs: "batch normalization is
     applied on every hidden layer"); the output layer is linear."""
-    sizes = [in_channels] + [hidden] * (num_layers - 1) + [out_channels]
+    sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
@@ -97,22 +98,22 @@ class GraphClassifier(nn.Module):
     :math:`h_G` before the single linear map, which equals the sum of per-layer linear maps without dropout.
 
     Args:
-        in_channels: F, node features. num_classes: C. hidden: the width of every layer.
+        in_channels: F, node features. num_classes: C. hidden_channels: the width of every layer.
         num_layers: K + 1. dropout: the probability before the final layer.
         set2set_steps: T of the Set2Set readouts.
 
     Shapes: ``x`` ``(N, F)``, ``edge_index`` ``(2, E)``, ``batch`` ``(N,)`` -> ``(B, C)``.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, hidden: int = 64, num_layers: int = 5,
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 64, num_layers: int = 5,
                  conv: str = "gin", train_eps: bool = False, readout: str = "sum", dropout: float = 0.5,
                  set2set_steps: int = 3):
         super().__init__()
         if num_layers < 1 or conv not in ("gin", "gcn") or readout not in (*READOUTS, "set2set"):
             raise ValueError(f"GraphClassifier: bad num_layers={num_layers}, conv={conv!r} or readout={readout!r}")
-        widths = [in_channels] + [hidden] * (num_layers - 1)  # the width of h^(0) .. h^(K)
+        widths = [in_channels] + [hidden_channels] * (num_layers - 1)  # the width of h^(0) .. h^(K)
         self.convs = nn.ModuleList(
-            GINConv(mlp(a, hidden, b), train_eps=train_eps) if conv == "gin" else GCNConv(a, b)
+            GINConv(mlp(a, hidden_channels, b), train_eps=train_eps) if conv == "gin" else GCNConv(a, b)
             for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
         if readout == "set2set":
@@ -132,7 +133,7 @@ class GraphClassifier(nn.Module):
         h = x
         pooled = [self.read(0, h, batch, num_graphs)]
         for k, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True), 1):
-            h = norm(conv(h, edge_index)).relu()  # (N, hidden)
+            h = norm(conv(h, edge_index)).relu()  # (N, hidden_channels)
             pooled.append(self.read(k, h, batch, num_graphs))
         # (4.2)
         h_graph = torch.cat(pooled, dim=-1)  # (B, Σ widths)
@@ -152,21 +153,23 @@ class StructureAgnostic(nn.Module):
     Shapes: ``x`` ``(N, F)``, ``batch`` ``(N,)`` -> ``(B, C)``; ``edge_index`` is ignored.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, hidden: int = 64):
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 64):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+        self.mlp = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.ReLU(),
+                                 nn.Linear(hidden_channels, num_classes))
 
     def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         return self.mlp(sum_readout(x, batch, num_graphs))
 
 
-def build_model(name: str, in_channels: int, num_classes: int, hidden: int = 64, num_layers: int = 5,
+def build_model(name: str, in_channels: int, num_classes: int, hidden_channels: int = 64, num_layers: int = 5,
                 dropout: float = 0.5, set2set_steps: int = 3) -> nn.Module:
     """One of ``MODELS`` with sum readouts (``gin-set2set``: Set2Set readouts)."""
     if name == "baseline":
-        return StructureAgnostic(in_channels, num_classes, hidden)
+        return StructureAgnostic(in_channels, num_classes, hidden_channels)
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}: choose {', '.join(MODELS)}")
-    return GraphClassifier(in_channels, num_classes, hidden, num_layers, conv="gcn" if name == "gcn" else "gin",
+        raise InputError(f"unknown model {name!r}: choose {', '.join(MODELS)}")
+    return GraphClassifier(in_channels, num_classes, hidden_channels, num_layers,
+                           conv="gcn" if name == "gcn" else "gin",
                            train_eps=name == "gin-eps", readout="set2set" if name == "gin-set2set" else "sum",
                            dropout=dropout, set2set_steps=set2set_steps)

@@ -39,7 +39,7 @@ from .classify import build_model
 @dataclass
 class ClassifyConfig:
     model: str = "gin"  # gin (GIN-0), gin-eps, gcn, gin-set2set, baseline
-    hidden: int = 64  # GIN's code; its paper tuned {16, 32} on bioinformatics graphs and used 64 on social ones
+    hidden_size: int = 64  # GIN's code; its paper tuned {16, 32} on bioinformatics graphs and used 64 on social ones
     num_layers: int = 5  # counting the input layer: 4 message-passing layers
     dropout: float = 0.5  # before the final layer; tuned in {0, 0.5}
     batch_size: int = 128  # tuned in {32, 128}
@@ -102,7 +102,7 @@ def fit_fold(dataset: GraphDataset, train: Tensor, val: Tensor, test: Tensor, co
     the epoch's batches, in train mode), and loss and accuracy on ``val`` (if any) and ``test``."""
     device = torch.device(device)
     seed_everything(seed)
-    model = build_model(config.model, dataset.num_features, dataset.num_classes, config.hidden, config.num_layers,
+    model = build_model(config.model, dataset.num_features, dataset.num_classes, config.hidden_size, config.num_layers,
                         config.dropout, config.set2set_steps).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_decay)

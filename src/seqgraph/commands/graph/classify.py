@@ -3,6 +3,7 @@
 import dataclasses
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from ...graph.classify import MODELS
 from ...graph.crossval import ClassifyConfig, cross_validate
@@ -45,6 +46,27 @@ PROTOCOLS = {"holdout": "hold-out-selected epoch per fold (Errica et al. 2020)",
              "gin_paper": "epoch of best mean test accuracy (GIN paper; optimistic)"}
 
 
+class _RequiredResults(TypedDict):
+    dataset: str
+    model: str
+    units: str
+    graphs: int
+    classes: int
+    features: str  # what the node features are
+    num_features: int
+    label_mapping: dict  # class index -> the dataset's label value
+    config: dict
+    device: str
+    seconds: float
+    gin_paper: dict  # mean, std, per_fold, epoch (the epoch of best mean test accuracy), published
+
+
+class ClassifyResults(_RequiredResults, total=False):
+    """``results.json`` of ``graph classify`` (accuracies in %); ``holdout`` is absent with ``--holdout 0``."""
+
+    holdout: dict  # mean, std, per_fold (epoch, val_acc, test_acc), published
+
+
 def register(sub) -> None:
     d = ClassifyConfig()
     p = sub.add_parser(
@@ -66,7 +88,8 @@ def register(sub) -> None:
                    f"readouts), baseline (Errica et al.'s MLP on the sum of node features) (default: {d.model})")
     p.add_argument("--folds", type=positive_int, default=d.folds, help=f"cross-validation folds (default: {d.folds})")
     p.add_argument("--epochs", type=positive_int, default=d.epochs, help=f"epochs per fold (default: {d.epochs})")
-    p.add_argument("--hidden", type=positive_int, default=d.hidden, help=f"hidden units (default: {d.hidden})")
+    p.add_argument("--hidden", type=positive_int, default=d.hidden_size,
+                   help=f"hidden units (default: {d.hidden_size})")
     p.add_argument("--layers", type=positive_int, default=d.num_layers,
                    help=f"layers counting the input layer (default: {d.num_layers})")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
@@ -94,7 +117,7 @@ def register(sub) -> None:
 def run_classify(args) -> int:
     device = resolve_device(args.device)
     dataset = load_tu(args.dataset, args.data_dir, node_attributes=not args.no_node_attributes)
-    config = ClassifyConfig(model=args.model, hidden=args.hidden, num_layers=args.layers, dropout=args.dropout,
+    config = ClassifyConfig(model=args.model, hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout,
                             batch_size=args.batch_size, lr=args.lr, lr_step=args.lr_step, lr_decay=args.lr_decay,
                             epochs=args.epochs, folds=args.folds, holdout=args.holdout,
                             set2set_steps=args.set2set_steps, seed=args.seed)
@@ -111,10 +134,11 @@ def run_classify(args) -> int:
         cv = cross_validate(dataset, config, device, on_epoch)
     seconds = time.perf_counter() - start
 
-    results = {"dataset": dataset.name, "model": config.model, "units": "accuracy in %", "graphs": len(dataset),
-               "classes": dataset.num_classes, "features": dataset.features, "num_features": dataset.num_features,
-               "label_mapping": {str(c): v for c, v in enumerate(dataset.label_values)},
-               "config": run_config, "device": str(device), "seconds": seconds}
+    results = ClassifyResults(
+        dataset=dataset.name, model=config.model, units="accuracy in %", graphs=len(dataset),
+        classes=dataset.num_classes, features=dataset.features, num_features=dataset.num_features,
+        label_mapping={str(c): v for c, v in enumerate(dataset.label_values)}, config=run_config,
+        device=str(device), seconds=seconds)
     for protocol in PROTOCOLS:
         if protocol in cv:
             results[protocol] = {**cv[protocol], "protocol": PROTOCOLS[protocol], "source": SOURCES[protocol],
@@ -132,7 +156,7 @@ def run_classify(args) -> int:
     return 0
 
 
-def format_table(results: dict) -> str:
+def format_table(results: ClassifyResults) -> str:
     gin, holdout = results["gin_paper"], results.get("holdout")
     header = f"{'fold':>4}  {'epoch':>5}  {'hold-out %':>10}  {'test %':>6}   test % at epoch {gin['epoch']}"
     lines = [header if holdout else f"{'fold':>4}  test % at epoch {gin['epoch']}"]
