@@ -8,13 +8,15 @@ from seqgraph import datadir
 from seqgraph.errors import InputError
 from seqgraph.graph.datasets.tu import NAMES, load_tu, read_tu
 
+from .conftest import missing_mirror
+
 
 @pytest.fixture(scope="session")
 def tu_root():
     """The data directory holding the mirrored TU datasets, or skip."""
     root = datadir.data_dir()
     if not all((root / "tu" / name).is_dir() for name in NAMES.values()):
-        pytest.skip("TU mirror not found: set SEQGRAPH_DATA")
+        missing_mirror()
     return root
 
 

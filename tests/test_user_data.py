@@ -22,6 +22,7 @@ from seqgraph import checkpoint
 from seqgraph.cli import main
 from seqgraph.datadir import data_dir
 
+from .conftest import missing_mirror
 from .test_reliability import TEXT, TEXT_TINY, TOY_CKPT, TOY_RUN, exit_code, interrupt, snapshot
 
 TEXT_SHORT_RUN = [*TEXT_TINY, "--steps", "6", "--eval-every", "3", "--checkpoint-every", "2"]
@@ -81,7 +82,7 @@ def crafted_planetoid(tmp_path, matrix) -> list[str]:
     """A copy of Cora under another name (no checksum pinned) whose ``x`` is ``matrix``."""
     cora, folder = data_dir() / "planetoid" / "cora", tmp_path / "data"
     if not cora.is_dir():
-        pytest.skip("data mirror not found: set SEQGRAPH_DATA (the Makefile does)")
+        missing_mirror()
     folder.mkdir()
     for p in cora.iterdir():
         shutil.copyfile(p, folder / p.name.replace("ind.cora.", "ind.evil."))

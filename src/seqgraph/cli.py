@@ -11,8 +11,10 @@ import importlib
 import os
 import signal
 import sys
+import warnings
 
 from . import __version__, outdir
+from .datadir import UnverifiedData
 from .errors import InputError, NonFiniteLossError
 
 # Each module defines ``register(subparsers)``, which adds its parser(s) with ``func`` set.
@@ -49,6 +51,7 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
     locks = outdir.held()  # reproduce runs commands in-process: each releases only the folders it locked
     try:
         return args.func(args) or 0
@@ -76,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         outdir.release(locks)
 
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """seqgraph's own warnings (:class:`~seqgraph.datadir.UnverifiedData`) as one line; others as Python shows them."""
+    if issubclass(category, UnverifiedData):
+        print(f"seqgraph: warning: {message}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 from pathlib import Path
 
 from .errors import InputError
@@ -36,6 +37,14 @@ CHECKSUMS = {
     "planetoid/cora/ind.cora.ty": "41f5ac76596a1699cc33f53084a2419e92961c42bb75f36fc38e616d348532ad",
     "planetoid/cora/ind.cora.x": "23cfa55d91c6f624233f5eb7b6e3f141f1bd2b2ae39608a63cf5d084bb27baab",
     "planetoid/cora/ind.cora.y": "94465c14eb53e04ca262198dcbb2521ee8af60fb3f3d546cd6ca24a511b0e7d1",
+    "planetoid/citeseer/ind.citeseer.allx": "2ac30345d95c9ec933a817ee0bdd6a5f077f8c184a20e696910192d534414668",
+    "planetoid/citeseer/ind.citeseer.ally": "f704b2d986dde6c2669934de1f3ae5696a6cf9455c0f6b2646a2d135ea0a1c95",
+    "planetoid/citeseer/ind.citeseer.graph": "d79a4ef9d3e7169aee8946145f6b7306e35bc79bffad26346cfb94e10e9912a7",
+    "planetoid/citeseer/ind.citeseer.test.index": "2af990671580b6b2df5d158d1038f8292e30c9cd821b5453f399659b25b723d4",
+    "planetoid/citeseer/ind.citeseer.tx": "539a8906a2da97628d212f2fdd668c109a8b3f0d36574b59e5d3fd5b5303da21",
+    "planetoid/citeseer/ind.citeseer.ty": "55e5bd1ba1e733a04598753ad1a8d57957f4b8f89e74519f41f4f4938767e4ce",
+    "planetoid/citeseer/ind.citeseer.x": "d20de19150741e555de0ed037195630fc194114ebc7fd72ced62810148aa22f6",
+    "planetoid/citeseer/ind.citeseer.y": "8ba87e515d8e3ee3cf52f6d2c5b86aa73f11ecad825a808455209ec26cd54924",
     "tu/ENZYMES/ENZYMES_A.txt": "5553c84f8f562f3e199dfd27192174f485e85c44c1357661098668937a739cbf",
     "tu/ENZYMES/ENZYMES_graph_indicator.txt": "95ba0fa47eba6f02e6b754a215dc66d5b49de3f45f57a128514301a8d7ed5f46",
     "tu/ENZYMES/ENZYMES_graph_labels.txt": "04743e08967e61e65cdacbb90f8df6ee53742b3d2e7b84675b85ebac70506856",
@@ -100,6 +109,10 @@ def sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+class UnverifiedData(UserWarning):
+    """A data-directory file was used that has no pinned sha256 (Pubmed's: no copy could be checked)."""
+
+
 def verify(path: Path, relpath: str) -> None:
     """Raise InputError when a file with a known checksum does not match it."""
     expected = CHECKSUMS.get(relpath)
@@ -107,14 +120,19 @@ def verify(path: Path, relpath: str) -> None:
         raise InputError(f"{path} has the wrong sha256 (expected {expected[:12]}…): corrupt or not the pinned file")
 
 
-def fetch(relpath: str, root: str | os.PathLike | None = None, url: str | None = None) -> Path:
+def fetch(relpath: str, root: str | os.PathLike | None = None, url: str | None = None,
+          checked_inside: bool = False) -> Path:
     """Return the local path of ``relpath`` in the data directory, downloading it if missing.
 
     The download goes to a temporary file and is renamed into place only after its checksum
     matched, so an interrupted or corrupt download never leaves a bad file behind.
-    ``url`` overrides the pinned source (tests use a local server or a file:// mirror).
+    ``url`` overrides the pinned source (tests use a local server or a file:// mirror). A file without a pinned
+    sha256 is used with an :class:`UnverifiedData` warning, unless the caller checks its contents
+    (``checked_inside``: an archive whose members are pinned).
     """
     path = data_dir(root) / relpath
+    if relpath not in CHECKSUMS and not checked_inside:
+        warnings.warn(f"{path} has no pinned sha256: it is used unverified", UnverifiedData, stacklevel=2)
     if path.exists():
         if not path.is_file():
             raise InputError(f"{path} in the data directory is not a regular file")

@@ -75,7 +75,7 @@ def download_tu(name: str, root: str | os.PathLike | None = None, url: str | Non
     place; only ``NAME/NAME_*.txt`` and ``README.txt`` are extracted, by their base name (no path from the zip
     is trusted). The zip is deleted afterwards.
     """
-    archive = fetch(f"tu/{name}.zip", root, url)
+    archive = fetch(f"tu/{name}.zip", root, url, checked_inside=True)
     folder = archive.parent / name
     folder.mkdir(exist_ok=True)
     try:
