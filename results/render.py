@@ -57,7 +57,32 @@ def recurrent_speed(root: Path) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"graph-classify": graph_classify, "recurrent-speed": recurrent_speed}
+def cora(root: Path) -> str:
+    sources = {"gcn": "Kipf & Welling 2017", "gat": "Veličković et al. 2018"}
+    lines = ["| model | ours, best-validation epoch (headline) | ours, last epoch | published |", "|---|---|---|---|"]
+    for model in ("gcn", "gat"):
+        r = _load(f"results/graph-{model}/results.json", root)
+        lines.append(f"| {model.upper()} | {_pm(r['test_acc_best_val'])} | {_pm(r['test_acc_last'])} | "
+                     f"{r['published']} ({sources[model]}) |")
+    lines.append("\n`OMP_NUM_THREADS=1 seqgraph graph train --dataset cora --model {gcn|gat} --out "
+                 "results/graph-<model>`")
+    return "\n".join(lines)
+
+
+def linkpred(root: Path) -> str:
+    lines = ["| model | best validation epoch: AUC | AP | last epoch: AUC | AP | Kipf & Welling 2016: AUC | AP |",
+             "|---|---|---|---|---|---|---|"]
+    for model in ("gae", "vgae"):
+        r = _load(f"results/linkpred-{model}/results.json", root)
+        scores = " | ".join(_pm(r[key]) for key in ("test_auc_best_val", "test_ap_best_val", "test_auc_last",
+                                                     "test_ap_last"))
+        lines.append(f"| {model.upper()} | {scores} | {r['published']['auc']} | {r['published']['ap']} |")
+    lines.append("\n`OMP_NUM_THREADS=1 seqgraph graph linkpred --dataset cora --model {gae|vgae} --out "
+                 "results/linkpred-<model>`")
+    return "\n".join(lines)
+
+
+TABLES = {"graph-classify": graph_classify, "recurrent-speed": recurrent_speed, "cora": cora, "linkpred": linkpred}
 
 
 def render(readme: str, root: Path = ROOT) -> str:
