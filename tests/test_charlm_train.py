@@ -8,9 +8,9 @@ import torch.nn.functional as F
 
 from seqgraph import checkpoint
 from seqgraph.charlm.data import load_corpus
+from seqgraph.charlm.evaluate import window_score
 from seqgraph.charlm.model import CharLM, CharLMConfig
 from seqgraph.charlm.train import TextTrainConfig as TrainConfig
-from seqgraph.charlm.evaluate import window_score
 from seqgraph.charlm.train import Trainer
 from seqgraph.errors import InputError, NonFiniteLossError
 
