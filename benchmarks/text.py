@@ -5,6 +5,8 @@
    same embedding → nn.LSTM → linear model (random batches, loss, backward, clipping, Adam). The two take one
    step in turn, in rounds, so that load from other processes hits both alike; the median step counts.
    Target: ours >= 0.9x the bare loop.
+   Then, inside the same trainer at the ``quick`` size (stateful batches): seqgraph's own LSTM layers
+   (``--cell lstm``) vs ``torch.nn.LSTM`` (``--cell torch-lstm``), in turn. Target (issue 17): >= 0.9x.
 2. Sampling at the ``report`` size (hidden 1024), batch 1, greedy: ``CharLM.generate`` (state carried, one
    addmm per layer) vs calling the model's ``nn.LSTM`` on one character per call with default settings (oneDNN
    re-lays out the weights on every call), vs the same loop with oneDNN disabled (for reference), vs re-running
@@ -13,7 +15,7 @@
 
 The corpus is random text over 80 characters: throughput does not depend on what the characters say.
 
-    python benchmarks/text.py [--threads N] [--quick-steps 20] [--report-steps 4] [--rounds 3]
+    python benchmarks/text.py [--threads N] [--quick-steps 20] [--report-steps 4] [--cell-steps 12] [--rounds 3]
 
 Writes benchmarks/results/text.json.
 """
@@ -83,6 +85,26 @@ def training(preset: str, steps: int) -> dict:
     return result
 
 
+def cells(preset: str, steps: int) -> dict:
+    """Training throughput of the trainer with our LSTM layers vs nn.LSTM, one step each in turn."""
+    trainers = {}
+    for cell in ("torch-lstm", "lstm"):
+        model_config, config = split_config(preset_values(preset, {"cell": cell}), len(VOCAB))
+        trainers[cell] = Trainer(model_config, config, synthetic_corpus())
+    times = {cell: [] for cell in trainers}
+    for round_ in range(steps + 1):  # the first round warms up both; who goes first alternates
+        for cell in sorted(trainers, reverse=round_ % 2 == 1):
+            t = timed(trainers[cell].train_step)
+            if round_:
+                times[cell].append(t)
+    chars = config.batch_size * config.seq_len
+    result = {"hidden": model_config.hidden_size, "batch": config.batch_size, "seq_len": config.seq_len,
+              "batching": config.batching, "steps": steps,
+              **{f"{cell}_chars_per_s": chars / statistics.median(t) for cell, t in times.items()}}
+    result["ratio_lstm_vs_torch_lstm"] = result["lstm_chars_per_s"] / result["torch-lstm_chars_per_s"]
+    return result
+
+
 @torch.no_grad()
 def step_nn_lstm(model: CharLM, length: int) -> None:
     """Greedy, one character per call of the model's own nn.LSTM, the state passed back in."""
@@ -143,19 +165,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     parser.add_argument("--quick-steps", type=int, default=20, help="timed training steps, quick size (default: 20)")
     parser.add_argument("--report-steps", type=int, default=4, help="timed training steps, report size (default: 4)")
+    parser.add_argument("--cell-steps", type=int, default=12, help="timed steps of the cell comparison (default: 12)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the sampling timings (default: 3)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                     "threads": args.threads, "torch": torch.__version__, "load_avg_start": os.getloadavg()},
-        "training": {"quick": training("quick", args.quick_steps), "report": training("report", args.report_steps)},
+        "training": {"quick": training("quick", args.quick_steps), "report": training("report", args.report_steps),
+                     "cells_quick": cells("quick", args.cell_steps)},
         "sampling": sampling(args.rounds),
     }
     results["machine"]["load_avg_end"] = os.getloadavg()
     targets = {
         "training_quick >= 0.9": results["training"]["quick"]["ratio"] >= 0.9,
         "training_report >= 0.9": results["training"]["report"]["ratio"] >= 0.9,
+        "our lstm vs nn.LSTM (quick) >= 0.9": results["training"]["cells_quick"]["ratio_lstm_vs_torch_lstm"] >= 0.9,
         "sampling vs nn.LSTM default >= 6": results["sampling"]["ratio_vs_default"] >= 6,
         "sampling vs rerun prefix (300) >= 20": results["sampling"]["ratio_vs_rerun_300"] >= 20,
         "4000 chars <= 2.2x 2000 chars": results["sampling"]["length_ratio_4000_vs_2000"] <= 2.2,

@@ -8,9 +8,11 @@ keeps it as a memory-mapped ``.npy`` cache in its folder (:func:`cache_corpus`):
 pages, a resumed run maps it without decoding the text, and only the pages that training windows touch are read
 (an int64 tensor would need 8 bytes a character). A cache whose codes do not fit its vocabulary is ignored.
 
-The last ``val_fraction`` of the text is the validation split. Training windows of ``T`` characters
-are drawn at random from the training part only; the target is the input shifted by one character
-(teacher forcing), so a window of T inputs reads T + 1 characters.
+The text is split in three contiguous parts: training, then validation (``val_fraction``), then test
+(``test_fraction``, the very end; 0 for none). Training windows of ``T`` characters come from the training part
+only; the target is the input shifted by one character (teacher forcing), so a window of T inputs reads T + 1
+characters. The vocabulary may also be given (a model being fine-tuned has one): then a character outside it is
+refused, or added to it with ``extend_vocab``.
 """
 
 import dataclasses
@@ -48,10 +50,15 @@ class Corpus:
     sha256: str  # of the source file's bytes: a checkpoint names the corpus it was trained on
     stripped: int = 0  # characters of Project Gutenberg boilerplate removed
     keep_boilerplate: bool = False  # whether the boilerplate was kept (not looked for)
+    test_fraction: float = 0.0  # the very end of data, held out for the final test (0: no test split)
+
+    @property
+    def n_test(self) -> int:
+        return round(len(self.data) * self.test_fraction)
 
     @property
     def n_train(self) -> int:
-        return len(self.data) - round(len(self.data) * self.val_fraction)
+        return len(self.data) - round(len(self.data) * self.val_fraction) - self.n_test
 
     @property
     def train(self) -> np.ndarray:
@@ -59,7 +66,11 @@ class Corpus:
 
     @property
     def val(self) -> np.ndarray:
-        return self.data[self.n_train:]
+        return self.data[self.n_train: len(self.data) - self.n_test]
+
+    @property
+    def test(self) -> np.ndarray:
+        return self.data[len(self.data) - self.n_test:]
 
 
 def resolve(corpus: str, data_root: str | os.PathLike | None = None) -> Path:
@@ -158,39 +169,58 @@ def code_dtype(vocab_size: int) -> np.dtype:
 
 
 def load_corpus(path: str | os.PathLike, val_fraction: float = 0.05, keep_boilerplate: bool = False,
-                cache_dir: str | os.PathLike | None = None) -> Corpus:
+                cache_dir: str | os.PathLike | None = None, test_fraction: float = 0.0, vocab: str | None = None,
+                extend_vocab: bool = False) -> Corpus:
     """Read, clean and encode a corpus; with ``cache_dir``, the codes are memory-mapped from a cache there
     (:func:`cache_corpus`), written first if it is missing or damaged. Without, nothing is written.
 
+    ``vocab`` (sorted): encode with this vocabulary instead of the text's own; a character of the text outside
+    it raises InputError listing them, unless ``extend_vocab``, which adds them (the result stays sorted).
     The cache is ``corpus-<key>.npy`` plus ``corpus-<key>.json`` (vocabulary and characters stripped),
-    keyed by the file's sha256 and ``keep_boilerplate``; a second load maps it without decoding the text.
+    keyed by the file's sha256, ``keep_boilerplate`` and the vocabulary; a second load maps it without
+    encoding the text again.
     """
-    if not 0 < val_fraction < 1:
-        raise InputError(f"the validation fraction must be in (0, 1), got {val_fraction}")
+    if not (0 < val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise InputError(f"the validation and test fractions must be in (0, 1) and [0, 1) with a sum below 1, "
+                         f"got {val_fraction} and {test_fraction}")
     raw = _read_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
-    cached = _read_cache(cache_dir, _cache_key(digest, keep_boilerplate)) if cache_dir is not None else None
-    if cached is not None:
-        data, vocab, stripped = cached
-        return Corpus(data, vocab, val_fraction, digest, stripped, keep_boilerplate)
+    split = dict(val_fraction=val_fraction, sha256=digest, keep_boilerplate=keep_boilerplate,
+                 test_fraction=test_fraction)
     text, stripped = _clean(raw, path, keep_boilerplate)
     del raw
-    vocab = "".join(sorted(set(text)))
-    corpus = Corpus(encode(text, vocab), vocab, val_fraction, digest, stripped, keep_boilerplate)
+    vocab = _vocabulary(text, vocab, extend_vocab)
+    cached = _read_cache(cache_dir, _cache_key(digest, keep_boilerplate, vocab)) if cache_dir is not None else None
+    if cached is not None:
+        return Corpus(cached[0], vocab, stripped=stripped, **split)
+    corpus = Corpus(encode(text, vocab), vocab, stripped=stripped, **split)
     return corpus if cache_dir is None else cache_corpus(corpus, cache_dir)
 
 
 def cache_corpus(corpus: Corpus, cache_dir: str | os.PathLike) -> Corpus:
     """The same corpus with its codes memory-mapped from a cache in ``cache_dir``, written there if missing."""
-    key = _cache_key(corpus.sha256, corpus.keep_boilerplate)
+    key = _cache_key(corpus.sha256, corpus.keep_boilerplate, corpus.vocab)
     if _read_cache(cache_dir, key) is None:
         _write_cache(Path(cache_dir), key, corpus.data, corpus.vocab, corpus.stripped)
     data, _, _ = _read_cache(cache_dir, key)
     return dataclasses.replace(corpus, data=data)
 
 
-def _cache_key(digest: str, keep_boilerplate: bool) -> str:
-    return f"{digest[:16]}-{'raw' if keep_boilerplate else 'stripped'}"
+def _cache_key(digest: str, keep_boilerplate: bool, vocab: str) -> str:
+    return (f"{digest[:16]}-{'raw' if keep_boilerplate else 'stripped'}-"
+            f"{hashlib.sha256(vocab.encode()).hexdigest()[:8]}")
+
+
+def _vocabulary(text: str, vocab: str | None, extend: bool) -> str:
+    """The text's own sorted characters; or ``vocab``, checked against the text, extended when asked."""
+    if vocab is None:
+        return "".join(sorted(set(text)))
+    unknown = unknown_chars(text, vocab)
+    if unknown and not extend:
+        listed = " ".join(repr(c) for c in unknown[:30]) + (" …" if len(unknown) > 30 else "")
+        raise InputError(f"the corpus has {len(unknown)} character(s) outside the model's vocabulary: {listed} "
+                         "(--extend-vocab adds them)")
+    return "".join(sorted(set(vocab) | set(unknown)))
 
 
 def _read_cache(cache_dir, key: str):
@@ -217,8 +247,10 @@ def _write_cache(cache_dir: Path, key: str, codes: np.ndarray, vocab: str, strip
 
 
 def check_length(corpus: Corpus, seq_len: int) -> None:
-    """Both splits must hold one window of ``seq_len`` inputs plus its shifted target."""
-    for name, part in (("training", corpus.train), ("validation", corpus.val)):
+    """Every split must hold one window of ``seq_len`` inputs plus its shifted target."""
+    parts = [("training", corpus.train), ("validation", corpus.val)]
+    parts += [("test", corpus.test)] if corpus.n_test else []
+    for name, part in parts:
         if len(part) < seq_len + 1:
             raise InputError(f"the {name} part of the corpus has {len(part)} characters, fewer than "
                              f"sequence length + 1 = {seq_len + 1}; use a longer text or a shorter sequence length")

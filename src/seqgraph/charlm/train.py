@@ -1,15 +1,20 @@
-r"""Training the character model: teacher forcing on random windows, validation, samples, checkpoints.
+r"""Training the character model: teacher forcing on stateful or random windows, validation, samples, checkpoints.
 
 The loss of a window is the cross-entropy averaged over its T steps (SPEC eq. 42–43):
 
 .. math::
     L_t = -\log \hat y_t[x_{t+1}] \quad (42), \qquad L = \frac{1}{T} \sum_{t=1}^{T} L_t \quad (43)
 
-averaged over the batch too. :class:`Trainer` owns everything a run needs to continue exactly where it
+averaged over the batch too. Batches are ``stateful`` (:mod:`.batching`: B contiguous streams read in
+consecutive windows, the hidden state carried from batch to batch, detached, as char-rnn) or ``random``
+(windows drawn anywhere, each from a zero state). Validation is the left-to-right score of :mod:`.evaluate`
+(the per-window figure beside it); at the end :meth:`Trainer.test` scores the test split once.
+
+:class:`Trainer` owns everything a run needs to continue exactly where it
 stopped: model, Adam, the learning-rate schedule, the step, the global random states, the generator
-that draws the batches, the best validation loss and the log. ``state_dict()`` is the checkpoint (a
-plain dict); ``load_state_dict()`` of it and further steps give bitwise the parameters that an
-uninterrupted run of the same seed reaches on CPU. Files are the caller's business.
+that draws the batches, the stream positions and the carried state, the best validation loss and the log.
+``state_dict()`` is the checkpoint (a plain dict); ``load_state_dict()`` of it and further steps give bitwise
+the parameters that an uninterrupted run of the same seed reaches on CPU. Files are the caller's business.
 
 Under torchrun (:mod:`seqgraph.distributed`) every rank draws the same global batch of ``batch_size``
 windows and trains on its slice through DistributedDataParallel; the logged loss and accuracy are the
@@ -21,7 +26,6 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -30,10 +34,13 @@ from ..errors import InputError
 from ..resources import check_fits, parameter_count
 from ..seeding import rng_state, seed_everything, set_rng_state
 from ..training import guarded_step
+from .batching import StreamBatcher
 from .data import Corpus, decode, sample_windows
+from .evaluate import score
+from .finetune import KIND, check_sizes, checkpoint_config, transplant
 from .model import CharLM, CharLMConfig
 
-KIND = "charlm"
+BATCHING = ("stateful", "random")
 SAMPLE_STARTS = 5  # greedy samples from different start characters at 1/3, 2/3 and 3/3 of training
 SAMPLE_LENGTH = 30
 LONG_SAMPLE_LENGTH = 200
@@ -49,7 +56,9 @@ class TextTrainConfig:
     lr_decay: float = 1.0  # the step schedule's factor (1: constant; the assignment: 0.96 every 5000 steps)
     lr_decay_every: int = 5000
     max_norm: float = 5.0  # clip the gradient to this global L2 norm
-    val_fraction: float = 0.05  # the last part of the text, never trained on
+    val_fraction: float = 0.05  # the part of the text before the test split, never trained on
+    test_fraction: float = 0.05  # the last part of the text, scored once at the end (0: none)
+    batching: str = "stateful"  # "stateful": contiguous streams, state carried; "random": windows from zero states
     eval_every: int = 100  # steps between validation losses (and at the last step)
     seed: int = 0
 
@@ -89,53 +98,35 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), y.flatten())
 
 
-@torch.no_grad()
-def evaluate(model: CharLM, data: np.ndarray, seq_len: int, batch_size: int = 256) -> dict:
-    """Loss (nats and bits per character) and accuracy of predicting every character of ``data`` but the first.
-
-    ``data`` is cut into consecutive windows of ``seq_len`` inputs, each read from a zero state as in
-    training, so every character is a target exactly once.
-    """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    n = len(data) - 1  # targets
-    total_loss, total_correct = 0.0, 0
-    starts = np.arange(0, n, seq_len)
-    full, tail = starts[: n // seq_len], starts[n // seq_len:]
-    chunks = [full[i: i + batch_size] for i in range(0, len(full), batch_size)]
-    for chunk_starts, length in [(c, seq_len) for c in chunks] + [(tail, n - n // seq_len * seq_len)]:
-        if len(chunk_starts) == 0 or length == 0:
-            continue
-        index = chunk_starts[:, None] + np.arange(length + 1)  # (b, T + 1)
-        window = torch.from_numpy(np.asarray(data[index], dtype=np.int64)).to(device)
-        x, y = window[:, :-1], window[:, 1:]
-        logits, _ = model(x)
-        total_loss += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
-        total_correct += (logits.argmax(-1) == y).sum().item()
-    model.train(was_training)
-    loss = total_loss / n
-    return {"loss": loss, "bits": loss / math.log(2), "acc": total_correct / n}
-
-
 class Trainer:
     """One training run of :class:`CharLM` on a :class:`Corpus`; ``run()`` yields one log per step."""
 
     def __init__(self, model_config: CharLMConfig, config: TextTrainConfig, corpus: Corpus,
-                 device: str | torch.device = "cpu", corpus_name: str = ""):
+                 device: str | torch.device = "cpu", corpus_name: str = "", init_from: dict | None = None,
+                 init_from_name: str = ""):
+        """``init_from``: a checkpoint (loaded) whose weights the model starts from (fine-tuning), with the
+        same sizes and cell; ``corpus`` must then be encoded with its vocabulary, or a superset of it."""
+        if config.batching not in BATCHING:
+            raise InputError(f"TextTrainConfig: unknown batching {config.batching!r} (stateful or random)")
         m = model_config  # a step keeps about 8 numbers per unit of every layer, plus the logits and their gradient
         check_fits("this character model", parameter_count(lambda: CharLM(m)),
                    config.batch_size * config.seq_len * (m.embedding_dim + 8 * m.num_layers * m.hidden_size
                                                          + 3 * m.vocab_size))
         seed_everything(config.seed + distributed.rank())  # own dropout masks; DDP copies rank 0's weights
         self.model_config, self.config, self.corpus, self.device = model_config, config, corpus, device
-        self.corpus_name = corpus_name
+        self.corpus_name, self.init_from = corpus_name, init_from_name or None
         self.model = CharLM(model_config).to(device)
+        if init_from is not None:
+            check_sizes(init_from, self.config_dict, init_from_name or "checkpoint")
+            transplant(self.model, init_from["model"], init_from["vocab"], corpus.vocab)
         self.ddp_model = distributed.wrap(self.model)  # the model itself when not distributed
         self.shard = distributed.shard(config.batch_size)  # this rank's rows of every global batch
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.scheduler = _scheduler(self.optimizer, config)
         self.generator = torch.Generator().manual_seed(config.seed)  # draws the training windows
+        self.batcher = (StreamBatcher(corpus.train, config.batch_size, config.seq_len, self.generator)
+                        if config.batching == "stateful" else None)
+        self.carried = None  # stateful: this rank's state after the last batch, detached
         self.step = 0
         self.best_val_loss = math.inf
         # the log: one row per step, per validation and per sample round, so that plots and results
@@ -146,15 +137,24 @@ class Trainer:
     def config_dict(self) -> dict:
         """Everything that defines the run, flat: model and training settings and the corpus."""
         return {**asdict(self.model_config), **asdict(self.config), "corpus": self.corpus_name,
-                "corpus_sha256": self.corpus.sha256, "keep_boilerplate": self.corpus.keep_boilerplate}
+                "corpus_sha256": self.corpus.sha256, "keep_boilerplate": self.corpus.keep_boilerplate,
+                "init_from": self.init_from}
 
     def train_step(self) -> dict:
         """One update on a fresh batch; returns loss, accuracy, pre-clip gradient norm, clipped, lr."""
         self.model.train()
         # every rank draws the same global batch and trains on its rows
-        x, y = sample_windows(self.corpus.train, self.config.batch_size, self.config.seq_len, self.generator)
+        if self.batcher is None:
+            x, y = sample_windows(self.corpus.train, self.config.batch_size, self.config.seq_len, self.generator)
+            state = None
+        else:
+            x, y, fresh = self.batcher.next()
+            state = None if fresh else self.carried  # a new epoch moves the streams: start from zero
         x, y = x[self.shard].to(self.device), y[self.shard].to(self.device)  # (b, T), (b, T)
-        logits, _ = self.ddp_model(x)  # (b, T, V)
+        logits, state = self.ddp_model(x, state)  # (b, T, V)
+        if self.batcher is not None:
+            # truncated BPTT: the next batch starts from this state, but backward stops here
+            self.carried = tuple(s.detach() for s in state)
         loss = cross_entropy(logits, y)
         lr = self.optimizer.param_groups[0]["lr"]
         # the global batch's loss and correct predictions, the same on every rank
@@ -183,12 +183,24 @@ class Trainer:
             yield log
 
     def validate(self) -> dict:
-        val = evaluate(self.model, self.corpus.val, self.config.seq_len)
+        """The validation split scored left to right (``loss``, ``bits``, ``acc``) and per window."""
+        val = score(self.model, self.corpus.val, self.config.seq_len)
         val["step"] = self.step
         val["best"] = val["loss"] < self.best_val_loss
         self.best_val_loss = min(self.best_val_loss, val["loss"])
         self.history["val"].append(val)
         return val
+
+    def test(self, best: dict | None = None) -> dict | None:
+        """The test split scored once, with the weights ``best`` (the best validation checkpoint's) if given;
+        None without a test split."""
+        if not self.corpus.n_test:
+            return None
+        model = self.model
+        if best is not None:
+            model = CharLM(self.model_config).to(self.device)
+            model.load_state_dict(best["model"])
+        return {**score(model, self.corpus.test, self.config.seq_len), "step": best["step"] if best else self.step}
 
     def samples(self) -> dict:
         """Greedy samples from different random start characters: 5 of length 30 and one of 200.
@@ -235,11 +247,17 @@ class Trainer:
             "rng": distributed.gather(rng_state()),  # one per rank
             "world_size": distributed.world_size(),
             "batch_generator": self.generator.get_state(),
+            "batcher": self.batcher.state_dict() if self.batcher else None,
+            "carried": distributed.gather([s.cpu() for s in self.carried] if self.carried else None),  # per rank
         }
 
     def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
         """Continue from ``ckpt``; a checkpoint of another model, configuration or corpus is refused."""
-        checkpoint.check_compatible(ckpt, KIND, self.config_dict, RESUME_KEYS, path)
+        checkpoint.check_compatible({**ckpt, "config": checkpoint_config(ckpt)}, KIND, self.config_dict, RESUME_KEYS,
+                                    path)
+        if ckpt.get("vocab") != self.corpus.vocab:
+            raise InputError(f"{path} has another vocabulary than this corpus (fine-tuned? give the same --init-from "
+                             "and --extend-vocab as the first run)")
         distributed.check_world_size(ckpt.get("world_size", 1), path)
         with checkpoint.complete(path):
             self.model.load_state_dict(ckpt["model"])
@@ -250,6 +268,10 @@ class Trainer:
             self.history = ckpt["history"]
             set_rng_state(ckpt["rng"][distributed.rank()])
             self.generator.set_state(ckpt["batch_generator"])
+            if self.batcher is not None:
+                self.batcher.load_state_dict(ckpt["batcher"])
+                carried = ckpt["carried"][distributed.rank()]
+                self.carried = tuple(s.to(self.device) for s in carried) if carried else None
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TextTrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
@@ -264,7 +286,7 @@ def load_model(ckpt: dict, path: str = "checkpoint", device: str | torch.device 
     """The model (in eval mode) and vocabulary of a checkpoint loaded with :func:`seqgraph.checkpoint.load`."""
     if ckpt.get("kind") != KIND:
         raise InputError(f"{path} is a {ckpt.get('kind')!r} checkpoint, not a {KIND!r} one")
-    model_config, _ = split_config(ckpt["config"], len(ckpt["vocab"]))
+    model_config, _ = split_config(checkpoint_config(ckpt), len(ckpt["vocab"]))
     model = CharLM(model_config).to(device)
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt["vocab"]

@@ -31,15 +31,21 @@ def _render_text_train(results: TextResults, folder: Path, profile: str) -> list
         ("p", "Configuration: " + ", ".join(f"{k} {config[k]}" for k in keys)
          + f". Corpus: Democracy in America, {corpus['characters']:,} characters after stripping "
          f"{corpus['boilerplate_stripped']:,} of Project Gutenberg header and licence, vocabulary "
-         f"{corpus['vocab_size']}; the last {corpus['val_characters']:,} characters are held out for validation "
-         f"(the report had no validation set). Throughput {results['chars_per_s']:,.0f} characters/s."),
+         f"{corpus['vocab_size']}; {corpus['val_characters']:,} characters are held out for validation and the "
+         f"last {corpus.get('test_characters', 0):,} for the test (the report had neither). Batches: "
+         f"{config.get('batching', 'random')}, layers: {config.get('cell', 'torch-lstm')}. Throughput "
+         f"{results['chars_per_s']:,.0f} characters/s."),
         ("p", "The report's configuration: " + ", ".join(f"{k} {TEXT_PRESETS['report'][k]}" for k in keys)
          + (": this run uses it." if all(config[k] == TEXT_PRESETS["report"][k] for k in keys) else
             f"; this run is smaller, to fit the {profile} profile (`--profile full` runs the report's).")
          + " The report gives no loss on held-out text, so there is no number to match; compare its samples "
          "and completions with those below."),
         ("p", f"Best validation loss {best['loss']:.3f} nats/char = {best['bits']:.3f} bits/char "
-         f"(accuracy {best['acc']:.3f}) at step {best['step']}."),
+         f"(accuracy {best['acc']:.3f}) at step {best['step']}, the text read left to right in one pass"
+         + (f"; {best['window_loss']:.3f} nats/char per window of {config['seq_len']} characters from a zero state"
+            if "window_loss" in best else "") + "."
+         + (f" Test loss with that checkpoint, scored once at the end: {test['loss']:.3f} nats/char = "
+            f"{test['bits']:.3f} bits/char." if (test := results.get("test")) else "")),
         ("img", folder / "curves.png", "Training and validation loss and accuracy"),
     ]
     for record in results["samples"]:

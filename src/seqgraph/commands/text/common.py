@@ -30,11 +30,17 @@ def add_prompt_options(p) -> None:
     add_json_option(p)
 
 
-def load_checkpoint(arg: str, device_name: str):
-    device = resolve_device(device_name)
+def checkpoint_path(arg: str) -> Path:
+    """A checkpoint file as given, or a training folder's best.pt, else its checkpoint.pt."""
     path = Path(arg)
     if path.is_dir():
         path = next((path / name for name in (BEST, LAST) if (path / name).is_file()), path / BEST)
+    return path
+
+
+def load_checkpoint(arg: str, device_name: str):
+    device = resolve_device(device_name)
+    path = checkpoint_path(arg)
     ckpt = checkpoint.load(path, map_location=device)
     model, vocab = load_model(ckpt, str(path), device)
     return model, vocab, ckpt, device

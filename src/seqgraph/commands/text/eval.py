@@ -1,7 +1,8 @@
-"""`seqgraph text eval`: the loss in nats/char and bits/char on the validation split or a file."""
+"""`seqgraph text eval`: the loss in nats/char and bits/char on the validation or test split, or a file."""
 
 from ...charlm.data import encode, load_corpus, read_text, resolve
-from ...charlm.train import evaluate
+from ...charlm.evaluate import score
+from ...charlm.finetune import checkpoint_config
 from ...errors import InputError
 from ..common import add_data_dir_option, add_device_option, add_json_option, print_json
 from .common import add_checkpoint_option, load_checkpoint
@@ -9,12 +10,15 @@ from .common import add_checkpoint_option, load_checkpoint
 
 def register(commands) -> None:
     p = commands.add_parser(
-        "eval", help="loss in nats/char and bits/char on the validation split or a file",
-        description="The cross-entropy of predicting each character from the ones before it in its window "
-        "(windows of the training sequence length, each from a zero state, as in training). Without --corpus: "
-        "the validation split of the corpus the model was trained on.")
+        "eval", help="loss in nats/char and bits/char on the validation or test split or a file",
+        description="The cross-entropy of predicting each character from all the ones before it: the text read "
+        "left to right in one pass, the state carried (the standard figure). Beside it, the per-window figure: "
+        "windows of the training sequence length, each from a zero state. Without --corpus: the --split of the "
+        "corpus the model was trained on.")
     add_checkpoint_option(p)
     p.add_argument("--corpus", help="a UTF-8 text file to score instead (whole file)")
+    p.add_argument("--split", choices=("val", "test"), default="val",
+                   help="the split of the training corpus to score (default: val)")
     add_data_dir_option(p)
     add_device_option(p)
     add_json_option(p)
@@ -23,7 +27,7 @@ def register(commands) -> None:
 
 def run_eval(args) -> int:
     model, vocab, ckpt, _ = load_checkpoint(args.checkpoint, args.device)
-    config = ckpt["config"]
+    config = checkpoint_config(ckpt)
     if args.corpus:
         text, _ = read_text(args.corpus, config["keep_boilerplate"])
         if len(text) < 2:
@@ -31,16 +35,19 @@ def run_eval(args) -> int:
         data, source = encode(text, vocab), args.corpus
     else:
         corpus = load_corpus(resolve(config["corpus"], args.data_dir), config["val_fraction"],
-                             config["keep_boilerplate"])
+                             config["keep_boilerplate"], test_fraction=config["test_fraction"], vocab=vocab)
         if corpus.sha256 != config["corpus_sha256"]:
             raise InputError(f"the corpus {config['corpus']} is not the file the model was trained on "
                              "(its sha256 differs); pass --corpus to score a file")
-        data, source = corpus.val, f"{config['corpus']} (validation split)"
-    result = {"corpus": source, "characters": len(data), "step": ckpt["step"],
-              **evaluate(model, data, config["seq_len"])}
+        data = corpus.test if args.split == "test" else corpus.val
+        if len(data) < 2:
+            raise InputError(f"the model was trained without a {args.split} split; pass --corpus to score a file")
+        source = f"{config['corpus']} ({'test' if args.split == 'test' else 'validation'} split)"
+    result = {"corpus": source, "characters": len(data), "step": ckpt["step"], **score(model, data, config["seq_len"])}
     if args.json:
         print_json(result)
     else:
-        print(f"{source}: {result['loss']:.4f} nats/char, {result['bits']:.4f} bits/char, "
-              f"accuracy {result['acc']:.4f} ({len(data)} characters, step {ckpt['step']})")
+        print(f"{source}: {result['loss']:.4f} nats/char, {result['bits']:.4f} bits/char, accuracy "
+              f"{result['acc']:.4f}, left to right; per window of {config['seq_len']}: {result['window_loss']:.4f} "
+              f"nats/char ({len(data)} characters, step {ckpt['step']})")
     return 0

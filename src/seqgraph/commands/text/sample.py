@@ -1,4 +1,4 @@
-"""`seqgraph text sample`: generate text from a trained model."""
+"""`seqgraph text sample`: generate text from a trained model, streamed to the terminal as it is produced."""
 
 import argparse
 from typing import TypedDict
@@ -6,6 +6,7 @@ from typing import TypedDict
 import torch
 
 from ...charlm.data import decode, encode
+from ...errors import InputError
 from ..common import (
     nonnegative_float,
     positive_float,
@@ -21,6 +22,8 @@ class SampleResults(TypedDict):
 
     temperature: float  # T in softmax(logits / T); 0 is greedy
     top_k: int | None
+    top_p: float | None  # nucleus sampling's p
+    stop_at: str | None  # each sample ends after the first occurrence of this string, if any
     seed: int
     prompt: str
     samples: list[str]  # prompt (or start character) and continuation
@@ -45,11 +48,22 @@ def inverse_temperature(text: str) -> float:
     return value
 
 
+def _top_p(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
 def register(commands) -> None:
     p = commands.add_parser(
         "sample", help="generate text from a trained model",
         description="Generate --num samples as one batch. The prompt (or a random start character) is fed "
-        "once to warm the LSTM state, which is then carried from character to character. " + TEMPERATURE_HELP
+        "once to warm the LSTM state, which is then carried from character to character. One sample is printed "
+        "character by character as it is produced. " + TEMPERATURE_HELP
         + ": --inverse-temperature 2 equals --temperature 0.5.")
     add_checkpoint_option(p)
     p.add_argument("--prompt", default="", help="text to continue (default: a random start character per sample)")
@@ -60,6 +74,12 @@ def register(commands) -> None:
                      help="the assignment's τ in softmax(τ·x̃); the same as --temperature 1/τ")
     how.add_argument("--greedy", action="store_true", help="always the most likely character (temperature 0)")
     p.add_argument("--top-k", type=positive_int, help="draw only among the K most likely characters")
+    p.add_argument("--top-p", type=_top_p, metavar="P",
+                   help="nucleus sampling: draw only among the most likely characters whose probabilities sum to "
+                   "at least P, in (0, 1]")
+    p.add_argument("--stop-at", metavar="STRING",
+                   help="end each sample after the first occurrence of STRING in its continuation (at most --length "
+                   "characters)")
     p.add_argument("--num", type=positive_int, default=1, help="samples, generated as one batch (default: 1)")
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the draws (default: 0)")
     add_prompt_options(p)
@@ -68,6 +88,8 @@ def register(commands) -> None:
 
 def run_sample(args) -> int:
     model, vocab, _, device = load_checkpoint(args.checkpoint, args.device)
+    if args.stop_at == "":
+        raise InputError("--stop-at: the string is empty")
     prompt = clean_prompt(args.prompt, vocab, args.skip_unknown)
     temperature = 0.0 if args.greedy else (1 / args.inverse_temperature if args.inverse_temperature
                                            else args.temperature)
@@ -76,11 +98,25 @@ def run_sample(args) -> int:
         x = torch.from_numpy(encode(prompt, vocab).astype("int64")).to(device).repeat(args.num, 1)  # (N, P)
     else:
         x = torch.randint(len(vocab), (args.num, 1), generator=generator, device=device)  # (N, 1)
-    out = model.generate(x, args.length, temperature, args.top_k, generator)  # (N, length)
-    samples = [decode(row_x, vocab) + decode(row, vocab) for row_x, row in zip(x.tolist(), out.tolist(), strict=True)]
+    samples = [decode(row, vocab) for row in x.tolist()]
+    live = not args.json and args.num == 1  # one sample goes to the terminal as it is produced
+    if live:
+        print(samples[0], end="", flush=True)
+    done = [False] * args.num
+    for step in model.stream(x, args.length, temperature, args.top_k, args.top_p, generator):  # (N,)
+        for k, code in enumerate(step.tolist()):
+            if not done[k]:
+                samples[k] += vocab[code]
+                done[k] = args.stop_at is not None and samples[k].endswith(args.stop_at)
+                if live:
+                    print(vocab[code], end="", flush=True)
+        if all(done):
+            break
     if args.json:
-        print_json(SampleResults(temperature=temperature, top_k=args.top_k, seed=args.seed, prompt=prompt,
-                                 samples=samples))
+        print_json(SampleResults(temperature=temperature, top_k=args.top_k, top_p=args.top_p, stop_at=args.stop_at,
+                                 seed=args.seed, prompt=prompt, samples=samples))
+    elif live:
+        print()  # the sample itself is out already
     else:
         print("\n\n".join(samples))
     return 0

@@ -9,7 +9,8 @@ from typing import TypedDict
 from ... import checkpoint, distributed
 from ...atomic import atomic_open
 from ...charlm.data import cache_corpus, check_length, load_corpus, resolve
-from ...charlm.train import KIND, PRESETS, Trainer, preset_values, split_config
+from ...charlm.model import CELLS
+from ...charlm.train import BATCHING, KIND, PRESETS, Trainer, preset_values, split_config
 from ...errors import InputError
 from ...outdir import write_json
 from ...stats import smooth
@@ -32,7 +33,7 @@ from ..common import (
     seed_value,
 )
 from ..training_io import TrainingIO
-from .common import BEST, LAST
+from .common import BEST, LAST, checkpoint_path
 
 SMOOTHING = 0.9  # of the per-step training curve
 
@@ -41,10 +42,13 @@ class TextResults(TypedDict):
     """``results.json`` of ``text train``."""
 
     config: dict  # Trainer.config_dict: model and training settings, corpus name and sha256
-    corpus: dict  # path, characters, vocab_size, boilerplate_stripped, train_characters, val_characters
+    corpus: dict  # path, characters, vocab_size, boilerplate_stripped, train_/val_/test_characters
     steps: int
-    final_val: dict | None  # loss, bits, acc, step, best
-    best_val: dict | None  # loss, bits, acc, step
+    # validation and test: loss, bits, acc left to right (one pass, state carried); window_loss, window_bits
+    # per window of seq_len from a zero state
+    final_val: dict | None  # + step, best
+    best_val: dict | None  # + step
+    test: dict | None  # the test split, scored once at the end with best.pt (+ step: best.pt's); None if none
     final_train_loss: float  # mean over the last 100 steps
     clip_fraction: float
     wall_time_s: float
@@ -70,7 +74,14 @@ HYPERPARAMETERS = (
      "--lr-decay-every steps (the assignment: 0.96 every 5000)"),
     ("--lr-decay-every", "lr_decay_every", positive_int, "step schedule: steps between decays"),
     ("--max-norm", "max_norm", positive_float, "clip the gradient to this global L2 norm"),
-    ("--val-fraction", "val_fraction", open_fraction, "the last part of the text held out for validation, in (0, 1)"),
+    ("--val-fraction", "val_fraction", open_fraction, "the part of the text before the test split held out for "
+     "validation, in (0, 1)"),
+    ("--test-fraction", "test_fraction", probability, "the last part of the text, scored once at the end with the "
+     "best validation checkpoint, in [0, 1) (0: no test split)"),
+    ("--batching", "batching", BATCHING, "stateful: the text cut into --batch contiguous streams, each batch "
+     "continuing them with the hidden state carried over (detached); random: windows drawn anywhere, each from a "
+     "zero state"),
+    ("--cell", "cell", CELLS, "recurrent layers: torch-lstm (torch.nn.LSTM) or seqgraph's own lstm, gru, rnn"),
     ("--eval-every", "eval_every", positive_int, "steps between validation losses"),
     ("--seed", "seed", seed_value, "seed of the initialisation, the batches and dropout"),
 )
@@ -79,8 +90,9 @@ HYPERPARAMETERS = (
 def register(commands) -> None:
     p = commands.add_parser(
         "train", help="train on a corpus; writes checkpoints, curves, samples.md and results.json to --out",
-        description="Train embedding → LSTM → linear on random windows of a book (teacher forcing), with "
-        "the last part of the text held out for validation. Presets: 'quick' is the best validation loss we "
+        description="Train embedding → LSTM → linear on a book (teacher forcing, truncated backpropagation through "
+        "time on contiguous streams by default), with the text split into training, validation and test parts; "
+        "validation and test are scored left to right in one pass. Presets: 'quick' is the best validation loss we "
         "reached in about 10 minutes of a 2-core CPU; 'report' is the report's configuration (batch 256, "
         "1500 steps, hidden 1024, embedding 256, Adam 5e-4, T = 30, clipping at global norm 5). Every "
         "hyperparameter flag overrides the preset. Checkpoints are written atomically every "
@@ -97,6 +109,12 @@ def register(commands) -> None:
                    help="steps between checkpoints (default: 100)")
     p.add_argument("--keep-boilerplate", action="store_true",
                    help="keep Project Gutenberg's header and licence (stripped by default)")
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="fine-tune: start from the weights of this trained model (a checkpoint file or training "
+                   "folder; same sizes and cell), with a new optimiser")
+    p.add_argument("--extend-vocab", action="store_true",
+                   help="with --init-from: add the corpus's characters that the model lacks to its vocabulary "
+                   "(new embedding and output rows initialised as at the start) instead of refusing them")
     p.add_argument("--resume", metavar="DIR",
                    help="continue the run whose checkpoint.pt is in DIR (give the same flags as the first run); "
                    "--out defaults to DIR")
@@ -148,6 +166,8 @@ def run_train(args, device) -> int:
         val, best = results["final_val"], results["best_val"]  # None when stopped before the first validation
         scores = (f"validation loss {val['loss']:.4f} nats/char ({val['bits']:.4f} bits/char); best "
                   f"{best['loss']:.4f} at step {best['step']}" if val else "no validation yet")
+        test = results["test"]
+        scores += f"; test {test['loss']:.4f} nats/char ({test['bits']:.4f} bits/char)" if test else ""
         print(f"step {trainer.step}: {scores}; results in {out}")
     if results["interrupted"]:
         print(f"seqgraph text train: stopped at step {trainer.step} of {trainer.config.steps}; checkpoint saved, "
@@ -158,11 +178,17 @@ def run_train(args, device) -> int:
 
 def _trainer(args, values: dict, corpus_path: Path, device) -> Trainer:
     """The trainer of this command line, on the corpus encoded in memory (nothing is written)."""
-    corpus = load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate)
+    if args.extend_vocab and not args.init_from:
+        raise InputError("--extend-vocab needs --init-from CHECKPOINT")
+    init = checkpoint.load(checkpoint_path(args.init_from)) if args.init_from else None
+    vocab = init["vocab"] if init else None
+    corpus = load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate,
+                         test_fraction=values["test_fraction"], vocab=vocab, extend_vocab=args.extend_vocab)
     with naming(f"--seq-len {values['seq_len']}"):
         check_length(corpus, values["seq_len"])
     model_config, config = split_config(values, len(corpus.vocab))
-    return Trainer(model_config, config, corpus, device, corpus_name=args.corpus)
+    return Trainer(model_config, config, corpus, device, corpus_name=args.corpus, init_from=init,
+                   init_from_name=args.init_from)
 
 
 def _refuse_unfinished(out: Path) -> None:
@@ -218,6 +244,8 @@ def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path
             io.save(trainer.state_dict(), out / LAST)
     seconds = time.perf_counter() - start
     results = _results(trainer, corpus_path, seconds, (trainer.step - first_step) * chars_per_step)
+    if io.main and trainer.step == config.steps and (out / BEST).is_file():
+        results["test"] = trainer.test(checkpoint.load(out / BEST))  # once, with the best validation weights
     # a rank that got no signal itself stopped with the others: it reports a SIGTERM
     results["interrupted"] = int(stop.signum or signal.SIGTERM) if trainer.step < config.steps else 0
     if io.main:
@@ -235,11 +263,12 @@ def _results(trainer: Trainer, corpus_path: Path, seconds: float, chars: int) ->
         config=trainer.config_dict,
         corpus={"path": str(corpus_path), "characters": len(corpus.data), "vocab_size": len(corpus.vocab),
                 "boilerplate_stripped": corpus.stripped, "train_characters": corpus.n_train,
-                "val_characters": len(corpus.val)},
+                "val_characters": len(corpus.val), "test_characters": corpus.n_test},
         steps=trainer.step,
         final_val=vals[-1] if vals else None,
-        best_val={"loss": best["loss"], "bits": best["bits"], "acc": best["acc"], "step": best["step"]}
+        best_val={key: best[key] for key in ("loss", "bits", "acc", "window_loss", "window_bits", "step")}
         if best else None,
+        test=None,
         final_train_loss=sum(t["loss"] for t in last) / max(1, len(last)),
         clip_fraction=sum(t["clipped"] for t in history["train"]) / max(1, len(history["train"])),
         wall_time_s=seconds,  # of this session (a resumed run counts from the resume)
