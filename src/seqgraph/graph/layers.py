@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import add_self_loops, gcn_norm
+from .data import add_self_loops, degree, gcn_norm
 
 
 def glorot_(weight: Tensor) -> None:
@@ -50,9 +50,14 @@ class GCNConv(nn.Module):
             (transductive training), as PyG's ``cached``.
         bias: add the learnable bias :math:`b`.
 
+    On a sampled block (:mod:`seqgraph.graph.sampler`) pass ``deg``, every node's in-degree in the whole
+    graph: then :math:`\tilde D` is the whole graph's, and node ``i``'s sum over its :math:`k_i` sampled
+    neighbours is scaled by :math:`|N(i)| / k_i`, an unbiased estimate of the sum over all of them (exactly
+    it when all are present, as in layer-wise inference).
+
     Shapes:
-        x :math:`(N, F)` dense or sparse CSR, edge_index :math:`(2, E)` (row 0 source j, row 1 target i)
-        -> :math:`(N, F')`.
+        x :math:`(N, F)` dense or sparse CSR, edge_index :math:`(2, E)` (row 0 source j, row 1 target i),
+        deg :math:`(N,)` or None -> :math:`(N, F')`.
     """
 
     def __init__(self, in_channels: int, out_channels: int, improved: bool = False, cached: bool = False,
@@ -75,15 +80,21 @@ class GCNConv(nn.Module):
             nn.init.zeros_(self.bias)
         self._cache = None
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, deg: Tensor | None = None) -> Tensor:
         w = 2.0 if self.improved else 1.0  # self-loop weight: Ã = A + wI
         norm = self._cache or gcn_norm(edge_index, x.size(0), w, dtype=self.lin.weight.dtype)
         if self.cached:
             self._cache = norm
         (src, dst), d = norm  # edges j -> i without self-loops; d = D̃^-1/2 (eqs. 45-47)   (N,)
         h = x @ self.lin.weight.t()  # H W   (N, F')
+        if deg is not None:  # a sampled block: the whole graph's D̃, and |N(i)| / k_i on the sampled sums
+            deg, sampled = deg.to(h.dtype), degree(dst, x.size(0), h.dtype)  # |N(i)|, k_i   (N,)
+            d = (deg + w).rsqrt()
         h = d[:, None] * h  # D̃^-1/2 H W   (N, F')
-        out = propagate(h, src, dst) + w * h  # Ã D̃^-1/2 H W: the neighbours' h_j summed into i, and i itself
+        neigh = propagate(h, src, dst)  # A D̃^-1/2 H W: the neighbours' h_j summed into i
+        if deg is not None:
+            neigh = neigh * (deg / sampled.clamp(min=1))[:, None]
+        out = neigh + w * h  # Ã D̃^-1/2 H W: and i itself
         out = d[:, None] * out  # Â H W = D̃^-1/2 Ã D̃^-1/2 H W   (eqs. 44, 48)   (N, F')
         return out if self.bias is None else out + self.bias
 
