@@ -20,6 +20,7 @@ _UVADLC = (
     "assignment_2/2_recurrentnns_gnns/code/Part%202/assets/"
 )
 _PLANETOID = "https://raw.githubusercontent.com/kimiyoung/planetoid/af6abf468a772cc055bec88c52e4d6f51b7c37e3/data/"
+_GNN_BENCHMARK = "https://raw.githubusercontent.com/shchur/gnn-benchmark/1e72912a0810cdf27ae54fd589a3b43358a2b161/data/npz/"
 
 # relative path in the data directory -> sha256 of the pinned file
 CHECKSUMS = {
@@ -33,6 +34,7 @@ CHECKSUMS = {
     "planetoid/cora/ind.cora.ty": "41f5ac76596a1699cc33f53084a2419e92961c42bb75f36fc38e616d348532ad",
     "planetoid/cora/ind.cora.x": "23cfa55d91c6f624233f5eb7b6e3f141f1bd2b2ae39608a63cf5d084bb27baab",
     "planetoid/cora/ind.cora.y": "94465c14eb53e04ca262198dcbb2521ee8af60fb3f3d546cd6ca24a511b0e7d1",
+    "npz/amazon_electronics_photo.npz": "bdb1feb8e6ff42ee44024b04479145029c563fd42fc31bff80af20887ba0439a",
 }
 
 
@@ -42,6 +44,8 @@ def source_url(relpath: str) -> str:
         return _UVADLC + relpath.removeprefix("books/")
     if relpath.startswith("planetoid/"):
         return _PLANETOID + relpath.rsplit("/", 1)[1]
+    if relpath.startswith("npz/"):
+        return _GNN_BENCHMARK + relpath.removeprefix("npz/")
     raise InputError(f"no known source for data file {relpath!r}")
 
 
