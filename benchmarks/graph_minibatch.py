@@ -73,7 +73,8 @@ def main() -> None:
                 mini, _ = fit_minibatch(GraphStore.from_graph(graph), config, seed)
                 end = time.perf_counter()
                 row["runs"].append({"seed": seed, "full_batch": full.test_acc_best_val,
-                                    "mini_batch": mini.test_acc_best_val, "full_seconds": middle - start, "mini_seconds": end - middle})
+                                    "mini_batch": mini.test_acc_best_val, "full_seconds": middle - start,
+                                    "mini_seconds": end - middle})
                 for mode in ("full_batch", "mini_batch"):
                     row[mode] = summary([r[mode] for r in row["runs"]])
                 row["difference_points"] = 100 * (row["mini_batch"]["mean"] - row["full_batch"]["mean"])
