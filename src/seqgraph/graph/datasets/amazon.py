@@ -29,8 +29,8 @@ def load_amazon_photo(root: str | os.PathLike | None = None, split_seed: int = 0
     return read_amazon(fetch(RELPATH, root), split_seed)
 
 
-def _csr(npz, prefix: str, path) -> torch.Tensor:
-    """The dense matrix of the CSR arrays ``<prefix>_data/_indices/_indptr/_shape``."""
+def _coo(npz, prefix: str, path) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """``(index (2, nnz), values (nnz,), shape)`` of the CSR arrays ``<prefix>_data/_indices/_indptr/_shape``."""
     try:
         data, indices, indptr, shape = (npz[f"{prefix}_{part}"] for part in ("data", "indices", "indptr", "shape"))
     except KeyError as e:
@@ -41,9 +41,8 @@ def _csr(npz, prefix: str, path) -> torch.Tensor:
     if data.size and (int(indices.min()) < 0 or int(indices.max()) >= cols):
         raise InputError(f"{path}: {prefix}_indices holds columns outside [0, {cols})")
     row = torch.repeat_interleave(torch.arange(rows), torch.from_numpy(np.diff(indptr).astype(np.int64)))
-    index = torch.stack([row, torch.from_numpy(indices.astype(np.int64))])
-    values = torch.from_numpy(data.astype(np.float32))
-    return torch.sparse_coo_tensor(index, values, (rows, cols), check_invariants=True).coalesce()
+    return torch.stack([row, torch.from_numpy(indices.astype(np.int64))]), torch.from_numpy(data.astype(np.float32)), \
+        (rows, cols)
 
 
 def read_amazon(path: str | os.PathLike, split_seed: int = 0) -> Graph:
@@ -53,18 +52,18 @@ def read_amazon(path: str | os.PathLike, split_seed: int = 0) -> Graph:
     except (OSError, ValueError) as e:
         raise InputError(f"{path} is not a readable .npz file: {e}") from None
     with npz:
-        adjacency = _csr(npz, "adj", path)
-        x = _csr(npz, "attr", path).to_dense()
+        adjacency, _, (num_nodes, columns) = _coo(npz, "adj", path)
+        index, values, shape = _coo(npz, "attr", path)
+        x = torch.zeros(shape).index_put_(tuple(index), values, accumulate=True)
         x = x / x.sum(dim=1, keepdim=True).clamp(min=1)  # row-normalised; an all-zero row stays zero
         if "labels" not in npz.files:
             raise InputError(f"{path} lacks the array 'labels': not a gnn-benchmark .npz file")
         y = torch.from_numpy(npz["labels"].astype(np.int64))
-    num_nodes = adjacency.size(0)
-    if adjacency.size(1) != num_nodes or x.size(0) != num_nodes or y.shape != (num_nodes,):
-        raise InputError(f"{path}: adjacency {tuple(adjacency.shape)}, attributes {tuple(x.shape)} and labels "
+    if columns != num_nodes or x.size(0) != num_nodes or y.shape != (num_nodes,):
+        raise InputError(f"{path}: adjacency {(num_nodes, columns)}, attributes {tuple(x.shape)} and labels "
                          f"{tuple(y.shape)} disagree on the number of nodes")
     # row i of the adjacency lists the nodes i links to: edges i -> j, made undirected
-    edge_index = to_undirected(remove_self_loops(adjacency.indices()), num_nodes)
+    edge_index = to_undirected(remove_self_loops(adjacency), num_nodes)
     return Graph(edge_index, num_nodes, x, y, *random_split(y, split_seed))
 
 
