@@ -129,7 +129,7 @@ def layerwise_inference(model: LayerStack, csr: CSR, x: Tensor, max_nodes: int =
             targets = torch.arange(lo, hi)
             src, dst = sample_neighbours(csr, targets, -1)  # every in-neighbour
             nodes, src_local = append_new(targets, src)  # the targets first, then their new neighbours
-            h = x[nodes].to(param.device, param.dtype)
+            h = x.index_select(0, nodes).to(param.device, param.dtype)
             h = model.layer(index, h, torch.stack([src_local, dst]).to(param.device), deg[nodes].to(param.device))
             if out is None:
                 out = h.new_empty(csr.num_nodes, h.size(1))

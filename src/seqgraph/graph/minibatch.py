@@ -114,7 +114,7 @@ class MiniBatchTrainer:
             batch = store.train_idx[order[start: start + config.batch_size]]
             seeds = batch[rank_slice(batch.numel())]
             blocks = sample_blocks(store.csr, seeds, config.fanouts, mix(self.seed, self.epoch, step))
-            x = store.x[blocks.nodes].to(self.device, torch.float32)
+            x = store.x.index_select(0, blocks.nodes).to(self.device, torch.float32)
             out = self.ddp(x, blocks, self.degree[blocks.nodes].to(self.device))  # (b, C)
             loss = F.cross_entropy(out, store.y[seeds].to(self.device), reduction="sum")
             self.optimizer.zero_grad()

@@ -112,9 +112,9 @@ def mix(*words: int) -> int:
     return key
 
 
-def _uniform_below(key: int, nodes: Tensor, step: int, bound: Tensor) -> Tensor:
-    """An integer uniform in ``[0, bound)`` per node, a function of ``(key, node, step)`` only."""
-    h = hash32(hash32(nodes ^ key) ^ hash32(step))  # (n,) in [0, 2^32)
+def _uniform_below(node_keys: Tensor, step: int, bound: Tensor) -> Tensor:
+    """An integer uniform in ``[0, bound)`` per node, a function of its key ``hash32(node ^ key)`` and ``step``."""
+    h = hash32(node_keys ^ hash32(step))  # (n,) in [0, 2^32)
     return (h * bound) >> 32  # bound < 2^31: the product fits in int64
 
 
@@ -157,10 +157,11 @@ def sample_neighbours(csr: CSR, nodes: Tensor, fanout: int, key: int = 0) -> tup
     # and takes t unless it is already taken, else j (always new)
     part = (~full).nonzero().squeeze(1)
     d = deg[part]  # (P,)
+    node_keys = hash32(nodes[part] ^ key)
     chosen = d.new_empty(part.numel(), max(fanout, 0))  # (P, k)
     for s in range(chosen.size(1)):
         j = d - fanout + s
-        t = _uniform_below(key, nodes[part], s, j + 1)
+        t = _uniform_below(node_keys, s, j + 1)
         taken = (chosen[:, :s] == t[:, None]).any(dim=1)
         chosen[:, s] = torch.where(taken, j, t)
     dst = torch.cat([dst_all, part.repeat_interleave(chosen.size(1))])

@@ -1,0 +1,188 @@
+"""Mini-batch GraphSAGE on a synthetic R-MAT graph that full-batch training cannot hold in memory.
+
+Phases, each in its own process(es) so that each reports its own peak resident memory (ru_maxrss, which counts
+the pages of the memory-mapped files that the process touched):
+
+1. generate  the graph (seqgraph.graph.datasets.synthetic.generate_rmat) into --folder, unless it is there;
+2. train     one epoch of GraphSAGE-mean over the training nodes with 1 process, then with 2 (torchrun, gloo):
+             seed nodes per second; the 1-process run also times sampling / feature gathering / compute on
+             --probe batches, and measures in the same process the memory bandwidth (STREAM-style copy of a
+             512 MiB tensor, bytes read + written) and the feature-gathering bandwidth (x.index_select on the
+             batches' nodes from the memory-mapped features, bytes read + written, page cache warm);
+3. infer     exact layer-wise inference over every node with the trained model (1 process): time, peak memory
+             and accuracy.
+
+    OMP_NUM_THREADS=1 python benchmarks/graph_scale.py --nodes 10000000 --edges 100000000 --folder /tmp/rmat-10m
+
+Writes benchmarks/results/graph_scale.json (one entry per graph size, kept across runs).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from seqgraph import distributed
+from seqgraph.graph.datasets.synthetic import generate_rmat
+from seqgraph.graph.layerwise import layerwise_inference
+from seqgraph.graph.minibatch import MiniBatchTrainer, minibatch_config
+from seqgraph.graph.sampler import mix, sample_blocks
+from seqgraph.graph.storage import open_store
+
+GIB = 1 << 30
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB  # ru_maxrss is in KiB on Linux
+
+
+def config(args):
+    return minibatch_config("sage", hidden=args.hidden, epochs=1, batch_size=args.batch_size,
+                            fanouts=tuple(args.fanouts), eval_every=0, dropout=0.5)
+
+
+def copy_bandwidth(size: int = 512 << 20, repeats: int = 5) -> float:
+    """GB/s of a tensor copy, counting the bytes read and written (STREAM's convention for Copy)."""
+    src = torch.ones(size // 4)
+    dst = torch.empty_like(src)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        dst.copy_(src)
+        times.append(time.perf_counter() - start)
+    return 2 * size / min(times) / 1e9
+
+
+def probe(trainer: MiniBatchTrainer, batches: int) -> dict:
+    """Time sampling, feature gathering and the training step apart on the first ``batches`` batches."""
+    store, cfg = trainer.store, trainer.config
+    order = torch.randperm(store.train_idx.numel(), generator=torch.Generator().manual_seed(1))
+    parts = {"sample": 0.0, "gather": 0.0, "step": 0.0}
+    gathered = 0
+    for step in range(batches):
+        seeds = store.train_idx[order[step * cfg.batch_size: (step + 1) * cfg.batch_size]]
+        t0 = time.perf_counter()
+        blocks = sample_blocks(store.csr, seeds, cfg.fanouts, mix(99, step))
+        t1 = time.perf_counter()
+        x = store.x.index_select(0, blocks.nodes)
+        t2 = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(trainer.model(x, blocks), store.y[seeds])
+        trainer.optimizer.zero_grad()
+        loss.backward()
+        t3 = time.perf_counter()
+        parts["sample"] += t1 - t0
+        parts["gather"] += t2 - t1
+        parts["step"] += t3 - t2
+        gathered += x.numel() * x.element_size()
+    total = sum(parts.values())
+    return {"batches": batches, **{f"{k}_fraction": v / total for k, v in parts.items()},
+            "gather_gb_per_s": 2 * gathered / parts["gather"] / 1e9, "gathered_gib": gathered / GIB}
+
+
+def child_train(args) -> None:
+    torch.set_num_threads(1)
+    with distributed.session(torch.device("cpu")):
+        store = open_store(args.folder)
+        trainer = MiniBatchTrainer(store, config(args), seed=0)
+        distributed.barrier()
+        start = time.perf_counter()
+        loss = trainer.train_epoch()
+        seconds = time.perf_counter() - start
+        out = {"processes": distributed.world_size(), "seeds": store.train_idx.numel(), "seconds": seconds,
+               "seed_nodes_per_s": store.train_idx.numel() / seconds, "train_loss": loss}
+        out["peak_rss_gib"] = peak_rss_gib()  # before the probes' own allocations
+        if distributed.world_size() == 1:
+            torch.save(trainer.model.state_dict(), Path(args.folder) / "model.pt")
+            out["probe"] = probe(trainer, args.probe)
+            out["copy_gb_per_s"] = copy_bandwidth()
+            out["gather_fraction_of_copy_bandwidth"] = out["probe"]["gather_gb_per_s"] / out["copy_gb_per_s"]
+        for rank_out in distributed.gather(out):
+            if distributed.is_main():
+                print(json.dumps(rank_out), flush=True)
+
+
+def child_infer(args) -> None:
+    torch.set_num_threads(1)
+    store = open_store(args.folder)
+    trainer = MiniBatchTrainer(store, config(args), seed=0)
+    trainer.model.load_state_dict(torch.load(Path(args.folder) / "model.pt", weights_only=True))
+    start = time.perf_counter()
+    out = layerwise_inference(trainer.model, store.csr, store.x, args.chunk_nodes, args.chunk_edges)
+    seconds = time.perf_counter() - start
+    accuracy = {name: float((out[idx].argmax(1) == store.y[idx]).float().mean())
+                for name, idx in (("train", store.train_idx), ("test", store.test_idx))}
+    print(json.dumps({"seconds": seconds, "nodes_per_s": store.num_nodes / seconds, "accuracy": accuracy,
+                      "peak_rss_gib": peak_rss_gib()}), flush=True)
+
+
+def child_generate(args) -> None:
+    start = time.perf_counter()
+    generate_rmat(args.folder, args.nodes, args.edges, num_features=args.features, seed=0)
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_gib": peak_rss_gib()}), flush=True)
+
+
+def run_child(args, phase: str, processes: int = 1) -> list[dict]:
+    own = [__file__, "--child", phase, "--folder", args.folder, "--fanouts", *map(str, args.fanouts),
+           *(f"--{name.replace('_', '-')}={getattr(args, name)}" for name in
+             ("nodes", "edges", "features", "hidden", "batch_size", "probe", "chunk_nodes", "chunk_edges"))]
+    command = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *own]
+               if processes > 1 else [sys.executable, *own])
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{phase} ({processes} processes) failed: {done.stderr[-3000:]}")
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    print(f"{phase} x{processes} ({time.perf_counter() - start:.0f} s): {rows}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=1_000_000)
+    parser.add_argument("--edges", type=int, default=10_000_000)
+    parser.add_argument("--features", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--fanouts", type=int, nargs="+", default=[25, 10])
+    parser.add_argument("--probe", type=int, default=20, help="batches timed part by part")
+    parser.add_argument("--chunk-nodes", type=int, default=65536)
+    parser.add_argument("--chunk-edges", type=int, default=1 << 21)
+    parser.add_argument("--folder", required=True)
+    parser.add_argument("--child", choices=["generate", "train", "infer"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "graph_scale.json"))
+    args = parser.parse_args()
+    if args.child:
+        {"generate": child_generate, "train": child_train, "infer": child_infer}[args.child](args)
+        return
+    result = {"nodes": args.nodes, "edges": args.edges, "features": args.features, "hidden": args.hidden,
+              "batch_size": args.batch_size, "fanouts": args.fanouts,
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__}}
+    if not (Path(args.folder) / "test_idx.npy").exists():
+        result["generate"] = run_child(args, "generate")[0]
+    result["train_1"] = run_child(args, "train")[0]
+    result["train_2"] = run_child(args, "train", 2)
+    epoch_2 = max(r["seconds"] for r in result["train_2"])  # the slowest rank ends the epoch
+    result["seed_nodes_per_s"] = {"1": result["train_1"]["seed_nodes_per_s"],
+                                  "2": result["train_1"]["seeds"] / epoch_2}
+    result["speedup_2_vs_1"] = result["train_1"]["seconds"] / epoch_2
+    result["infer"] = run_child(args, "infer")[0]
+    # full-batch GraphSAGE would gather one (E, hidden) float32 message tensor per layer at least
+    result["full_batch_message_tensor_gib"] = args.edges * args.hidden * 4 / GIB
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    results[f"{args.nodes}:{args.edges}"] = result
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
