@@ -14,6 +14,10 @@ the pages of the memory-mapped files that the process touched):
 
     OMP_NUM_THREADS=1 python benchmarks/graph_scale.py --nodes 10000000 --edges 100000000 --folder /tmp/rmat-10m
 
+``--propagate`` instead times GCN's sparse product A h two ways, alternating, on a uniform random graph of --nodes
+and --edges with --features columns: a gather of the messages + ``index_add_`` (GCNConv's former kernel) and
+sorting the edges into CSR + ``torch.sparse.mm`` (its kernel now, seqgraph.graph.layers.propagate).
+
 Writes benchmarks/results/graph_scale.json (one entry per graph size, kept across runs).
 """
 
@@ -22,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +36,7 @@ import torch
 
 from seqgraph import distributed
 from seqgraph.graph.datasets.synthetic import generate_rmat
+from seqgraph.graph.layers import propagate
 from seqgraph.graph.layerwise import layerwise_inference
 from seqgraph.graph.minibatch import MiniBatchTrainer, minibatch_config
 from seqgraph.graph.sampler import mix, sample_blocks
@@ -128,6 +134,27 @@ def child_generate(args) -> None:
     print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_gib": peak_rss_gib()}), flush=True)
 
 
+def compare_propagate(args, rounds: int = 3) -> dict:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    src, dst = torch.randint(args.nodes, (2, args.edges))
+    h = torch.randn(args.nodes, args.features)
+    kernels = {"gather_index_add": lambda: torch.zeros_like(h).index_add_(0, dst, h.index_select(0, src)),
+               "csr_sort_and_spmm": lambda: propagate(h, src, dst)}
+    torch.testing.assert_close(kernels["gather_index_add"](), kernels["csr_sort_and_spmm"](), rtol=1e-4, atol=1e-4)
+    times = {name: [] for name in kernels}
+    for _ in range(rounds):
+        for name, kernel in kernels.items():
+            start = time.perf_counter()
+            kernel()
+            times[name].append(time.perf_counter() - start)
+    result = {name: statistics.median(t) for name, t in times.items()}
+    result["ratio_csr_over_gather"] = result["csr_sort_and_spmm"] / result["gather_index_add"]
+    print(result, flush=True)
+    return {"nodes": args.nodes, "edges": args.edges, "features": args.features, "rounds": rounds,
+            "median_seconds": result}
+
+
 def run_child(args, phase: str, processes: int = 1) -> list[dict]:
     own = [__file__, "--child", phase, "--folder", args.folder, "--fanouts", *map(str, args.fanouts),
            *(f"--{name.replace('_', '-')}={getattr(args, name)}" for name in
@@ -155,10 +182,20 @@ def main() -> None:
     parser.add_argument("--probe", type=int, default=20, help="batches timed part by part")
     parser.add_argument("--chunk-nodes", type=int, default=65536)
     parser.add_argument("--chunk-edges", type=int, default=1 << 21)
-    parser.add_argument("--folder", required=True)
+    parser.add_argument("--folder", help="where the generated graph is (or goes)")
+    parser.add_argument("--propagate", action="store_true", help="compare the two kernels of A h instead")
     parser.add_argument("--child", choices=["generate", "train", "infer"], help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "graph_scale.json"))
     args = parser.parse_args()
+    if args.propagate:
+        out = Path(args.out)
+        results = json.loads(out.read_text()) if out.exists() else {}
+        results["propagate"] = compare_propagate(args)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        return
+    if not args.folder:
+        parser.error("--folder is required")
     if args.child:
         {"generate": child_generate, "train": child_train, "infer": child_infer}[args.child](args)
         return

@@ -2,11 +2,13 @@
 
 Both take PyG's names and parameter layout (``lin.weight``, ``bias``, GAT's ``att_src``/``att_dst``), so
 ``load_state_dict`` copies weights from ``torch_geometric.nn.GCNConv``/``GATConv`` by key. Messages are
-explicit gathers (``h.index_select(0, src)``, the ``_j`` tensors) summed into their targets with ``index_add_``.
+explicit gathers (``h.index_select(0, src)``, the ``_j`` tensors) summed into their targets with ``index_add_``,
+except GCN's, whose messages need no per-edge weight: it is a sparse CSR product (:func:`propagate`).
 Node features may be dense or a sparse CSR matrix (bag-of-words inputs); the output is dense.
 """
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -102,12 +104,22 @@ class GCNConv(nn.Module):
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
 
 
+def adjacency_csr(src: Tensor, dst: Tensor, num_nodes: int, dtype: torch.dtype) -> Tensor:
+    """A as a sparse CSR ``(N, N)`` matrix of ones: row ``i`` holds the sources ``j`` of the edges ``j -> i``."""
+    order = dst.argsort(stable=True)
+    counts = torch.bincount(dst, minlength=num_nodes)
+    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    with warnings.catch_warnings():  # torch calls its (well-tested) CSR support beta
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        return torch.sparse_csr_tensor(crow, src[order], torch.ones(src.numel(), dtype=dtype, device=src.device),
+                                       (num_nodes, num_nodes), check_invariants=False)
+
+
 class _Propagate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h: Tensor, src: Tensor, dst: Tensor) -> Tensor:
         ctx.save_for_backward(src, dst)
-        h_j = h.index_select(0, src)  # the message of every edge j -> i   (E, F)
-        return torch.zeros_like(h).index_add_(0, dst, h_j)  # (N, F)
+        return adjacency_csr(src, dst, h.size(0), h.dtype) @ h  # Σ_{j -> i} h_j, row by row   (N, F)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -118,8 +130,10 @@ class _Propagate(torch.autograd.Function):
 def propagate(h: Tensor, src: Tensor, dst: Tensor) -> Tensor:
     """``out_i = Σ_{edges j -> i} h_j``, the sparse product A h, for features ``h`` ``(N, F)``.
 
-    An autograd function so that backward keeps only the edge list: autograd's own ``index_add_`` saves its
-    ``(E, F)`` source (the messages) for backward, one more ``(E, F)`` tensor per layer in memory at the peak.
+    A sparse CSR times dense product: no ``(E, F)`` tensor of messages is ever built (a gather of ``h_j`` and
+    ``index_add_`` into the targets build one, and took 24 s against 9.5 s for sorting the edges into CSR and
+    multiplying, at 1M nodes / 10M edges / 64 features on one thread: benchmarks/graph_scale.py --propagate).
+    An autograd function so that backward keeps only the edge list and builds the transpose's CSR when needed.
     """
     return _Propagate.apply(h, src, dst)
 
