@@ -32,9 +32,10 @@ from torch import nn
 from torch_geometric import nn as pyg_nn
 
 from seqgraph.datadir import data_dir
+from seqgraph.graph.data import to_csr
+from seqgraph.graph.datasets.planetoid import load_planetoid
 from seqgraph.graph.layers import GCNConv
-from seqgraph.graph.planetoid import load_planetoid
-from seqgraph.graph.train import GAT, GCN, to_csr
+from seqgraph.graph.models import GAT, GCN
 from seqgraph.graph.train import test as evaluate
 from seqgraph.graph.train import train as train_step
 

@@ -23,13 +23,13 @@ import torch
 
 from seqgraph.datadir import data_dir
 from seqgraph.graph.datasets.amazon import load_amazon_photo
+from seqgraph.graph.datasets.planetoid import load_planetoid
 from seqgraph.graph.minibatch import build_model, fit_minibatch, minibatch_config
-from seqgraph.graph.planetoid import load_planetoid
 from seqgraph.graph.storage import GraphStore
 from seqgraph.graph.train import fit_model
 
 # Cora: the papers' settings (GCN: Kipf & Welling; GraphSAGE-mean: 64 hidden). Amazon-Photo: 64 hidden for both.
-SETTINGS = {"cora": {"gcn": {}, "sage": {}}, "photo": {"gcn": {"hidden": 64}, "sage": {}}}
+SETTINGS = {"cora": {"gcn": {}, "sage": {}}, "photo": {"gcn": {"hidden_size": 64}, "sage": {}}}
 
 
 def load(name: str, seed: int):

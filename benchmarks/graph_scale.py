@@ -50,7 +50,7 @@ def peak_rss_gib() -> float:
 
 
 def config(args):
-    return minibatch_config("sage", hidden=args.hidden, epochs=1, batch_size=args.batch_size,
+    return minibatch_config("sage", hidden_size=args.hidden, epochs=1, batch_size=args.batch_size,
                             fanouts=tuple(args.fanouts), eval_every=0, dropout=0.5)
 
 
@@ -131,7 +131,9 @@ def child_infer(args) -> None:
 def child_generate(args) -> None:
     start = time.perf_counter()
     generate_rmat(args.folder, args.nodes, args.edges, num_features=args.features, seed=0)
-    print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_gib": peak_rss_gib()}), flush=True)
+    stats = json.dumps({"seconds": time.perf_counter() - start, "peak_rss_gib": peak_rss_gib()})
+    (Path(args.folder) / "generate.json").write_text(stats + "\n")
+    print(stats, flush=True)
 
 
 def compare_propagate(args, rounds: int = 3) -> dict:
@@ -202,8 +204,9 @@ def main() -> None:
     result = {"nodes": args.nodes, "edges": args.edges, "features": args.features, "hidden": args.hidden,
               "batch_size": args.batch_size, "fanouts": args.fanouts,
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__}}
-    if not (Path(args.folder) / "test_idx.npy").exists():
-        result["generate"] = run_child(args, "generate")[0]
+    if not (Path(args.folder) / "generate.json").exists():
+        run_child(args, "generate")
+    result["generate"] = json.loads((Path(args.folder) / "generate.json").read_text())
     result["train_1"] = run_child(args, "train")[0]
     result["train_2"] = run_child(args, "train", 2)
     epoch_2 = max(r["seconds"] for r in result["train_2"])  # the slowest rank ends the epoch

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgraph.classifier import MODELS, build_classifier
+from seqgraph.memory.classifier import CLASSIFIERS, build_classifier
 
 SYMBOLS, CLASSES, BATCH, STEPS_T, EMBEDDING, HIDDEN = 16, 16, 128, 15, 32, 128
 REFERENCE = "torch.nn.LSTM"
@@ -32,7 +32,7 @@ REFERENCE = "torch.nn.LSTM"
 def make_models() -> dict[str, nn.Module]:
     models = {REFERENCE: build_classifier("lstm", SYMBOLS, CLASSES, HIDDEN, EMBEDDING)}
     models[REFERENCE].rnn = nn.LSTM(EMBEDDING, HIDDEN, batch_first=True)  # the fused library kernel
-    models.update({name: build_classifier(name, SYMBOLS, CLASSES, HIDDEN, EMBEDDING) for name in MODELS})
+    models.update({name: build_classifier(name, SYMBOLS, CLASSES, HIDDEN, EMBEDDING) for name in CLASSIFIERS})
     return models
 
 

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgraph.classifier import build_classifier
-from seqgraph.tasks import make_task
-from seqgraph.toy import PRESETS
+from seqgraph.memory.classifier import build_classifier
+from seqgraph.memory.tasks import make_task
+from seqgraph.memory.train import PRESETS
 
 LENGTH, HIDDEN, EMBEDDING, BATCH = 16, 128, 32, 128
 

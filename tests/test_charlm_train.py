@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from seqgraph import checkpoint
 from seqgraph.charlm.data import load_corpus
 from seqgraph.charlm.model import CharLM, CharLMConfig
-from seqgraph.charlm.train import TrainConfig, Trainer, evaluate
+from seqgraph.charlm.train import TextTrainConfig as TrainConfig
+from seqgraph.charlm.train import Trainer, evaluate
 from seqgraph.errors import InputError, NonFiniteLossError
 
 TEXT = "the people of the union govern the states, and the states govern the towns. " * 40

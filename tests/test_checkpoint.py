@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqgraph import checkpoint
+from seqgraph import checkpoint, seeding
 from seqgraph.errors import InputError
 
 
@@ -57,11 +57,11 @@ def test_a_checkpoint_carrying_code_is_refused(tmp_path):
 
 
 def test_rng_state_round_trip_through_a_checkpoint(tmp_path):
-    checkpoint.seed_everything(3)
-    checkpoint.save_atomic({"rng": checkpoint.rng_state()}, tmp_path / "c.pt")
+    seeding.seed_everything(3)
+    checkpoint.save_atomic({"rng": seeding.rng_state()}, tmp_path / "c.pt")
     expected = (random.random(), np.random.rand(), torch.rand(1).item())
-    checkpoint.seed_everything(99)
-    checkpoint.set_rng_state(checkpoint.load(tmp_path / "c.pt")["rng"])
+    seeding.seed_everything(99)
+    seeding.set_rng_state(checkpoint.load(tmp_path / "c.pt")["rng"])
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
 
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from seqgraph import cli
-from seqgraph.classifier import MODELS
+from seqgraph.memory.classifier import CLASSIFIERS as MODELS
 
 
 def test_params_lstm_prints_formula_beside_the_model(capsys):

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from seqgraph.errors import InputError
 from seqgraph.graph.data import Graph, coalesce, normalized_adjacency, remove_self_loops
-from seqgraph.graph.planetoid import read_planetoid
+from seqgraph.graph.datasets.planetoid import read_planetoid
 
 
 @st.composite

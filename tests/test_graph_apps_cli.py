@@ -3,14 +3,15 @@ import json
 import pytest
 
 from seqgraph.cli import Parser
-from seqgraph.commands import graph_apps
+from seqgraph.commands import graph as graph_apps
+from seqgraph.commands.graph.linkpred import recommendations
 from seqgraph.errors import InputError
 from seqgraph.graph.linkpred import pair_keys
 
 
 def run(argv):
     parser = Parser(prog="seqgraph graph")
-    graph_apps.register(parser.add_subparsers(parser_class=Parser))
+    graph_apps.add_subcommands(parser.add_subparsers(parser_class=Parser))
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -31,13 +32,13 @@ def test_linkpred_command_with_recommendations(shared_data, tmp_path, capsys):
 
 
 def test_linkpred_recommendations_skip_training_neighbours(shared_data):
+    from seqgraph.graph.datasets.planetoid import load_planetoid
     from seqgraph.graph.linkpred import LinkPredConfig, fit_linkpred
-    from seqgraph.graph.planetoid import load_planetoid
 
     graph = load_planetoid("cora", shared_data)
     _, z, split = fit_linkpred(graph, LinkPredConfig(epochs=2), seed=0)
     node = int(split.train_pos[0, 0])
-    links = graph_apps.recommendations(z, split, node, 50)["links"]
+    links = recommendations(z, split, node, 50)["links"]
     neighbours = set(split.train_edge_index[1, split.train_edge_index[0] == node].tolist())
     assert neighbours and not neighbours & {link["node"] for link in links}
     held_out = {name: set(pair_keys(pairs, 2708).tolist()) for name, pairs in (("val", split.val_pos),

@@ -14,7 +14,7 @@ SPEC_A_TILDE = [[1, 1, 0, 0, 1, 0], [1, 1, 0, 1, 0, 0], [0, 0, 1, 1, 0, 0],
 def test_example_signal_from_c_reaches_e_after_exactly_four_updates():
     graph = example.report_graph()
     assert example.a_tilde(graph).tolist() == SPEC_A_TILDE
-    signals = example.propagate(graph, "C", 4)
+    signals = example.spread_signal(graph, "C", 4)
     e = example.NODES.index("E")
     assert [float(h[e]) for h in signals[:4]] == [0.0] * 4 and signals[4][e] > 0
     assert example.first_arrival(graph, "C", "E") == 4
@@ -69,7 +69,7 @@ def test_train_command_gcn_from_data_directory(shared_data, tmp_path, capsys):
                  "--data-dir", str(shared_data)]) == 0
     results = json.loads(capsys.readouterr().out)
     assert results["model"] == "gcn" and results["dataset"] == "cora" and results["num_nodes"] == 2708
-    assert results["config"]["hidden"] == 16 and results["config"]["patience"] is None
+    assert results["config"]["hidden_size"] == 16 and results["config"]["patience"] is None
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch_geometric.nn as pyg_nn
 
-from seqgraph.graph.data import coalesce, remove_self_loops
+from seqgraph.graph.data import coalesce, feature_dropout, remove_self_loops, to_csr
 from seqgraph.graph.layers import GATConv, GCNConv, propagate
-from seqgraph.graph.train import GAT, GCN, feature_dropout, to_csr
+from seqgraph.graph.models import GAT, GCN
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

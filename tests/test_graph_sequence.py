@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from seqgraph.graph.data import to_undirected
+from seqgraph.graph.sequence import NeighbourhoodLSTM as SequenceClassifier
 from seqgraph.graph.sequence import (
-    SequenceClassifier,
     adjacency_lists,
     bfs_order,
     dfs_order,

@@ -4,9 +4,9 @@ import torch
 from seqgraph.errors import InputError
 from seqgraph.graph.data import to_undirected
 from seqgraph.graph.layerwise import LayerStack, chunks, layerwise_inference
+from seqgraph.graph.models import GAT, GCN
 from seqgraph.graph.sage import GraphSAGE
 from seqgraph.graph.sampler import CSR, sample_blocks
-from seqgraph.graph.train import GAT, GCN
 
 NUM_NODES, FEATURES, CLASSES = 300, 12, 4
 

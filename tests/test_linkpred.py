@@ -109,7 +109,7 @@ def test_auc_extremes_and_errors():
 
 @pytest.mark.parametrize("model", ["gae", "vgae"])
 def test_short_training_predicts_held_out_links(model):
-    config = LinkPredConfig(model=model, hidden=16, latent=8, epochs=60)
+    config = LinkPredConfig(model=model, hidden_size=16, latent=8, epochs=60)
     result, z, split = fit_linkpred(block_graph(), config, seed=0)
     assert result.test_auc_last > 0.75 and result.test_ap_last > 0.75  # chance is 0.5
     best = result.history[result.best_epoch - 1]

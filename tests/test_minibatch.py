@@ -37,7 +37,7 @@ def planted_graph(seed: int = 0, train: int = 29) -> Graph:
 @pytest.mark.parametrize("kind", ["gcn", "sage", "gat"])
 def test_minibatch_training_learns(kind):
     store = GraphStore.from_graph(planted_graph())
-    config = minibatch_config(kind, hidden=16, heads=2, epochs=25, batch_size=8, fanouts=(5, 5), dropout=0.1,
+    config = minibatch_config(kind, hidden_size=16, heads=2, epochs=25, batch_size=8, fanouts=(5, 5), dropout=0.1,
                               lr=0.02, patience=None)
     result, _ = fit_minibatch(store, config, seed=0)
     losses = [r["train_loss"] for r in result.history]
@@ -48,7 +48,7 @@ def test_minibatch_training_learns(kind):
 def test_resumed_run_equals_uninterrupted_run():
     # dropout masks come from the global random state, which a checkpoint at an epoch boundary does not hold
     store = GraphStore.from_graph(planted_graph())
-    config = minibatch_config("sage", hidden=8, epochs=3, batch_size=8, fanouts=(4, 3), dropout=0.0)
+    config = minibatch_config("sage", hidden_size=8, epochs=3, batch_size=8, fanouts=(4, 3), dropout=0.0)
     whole = MiniBatchTrainer(store, config, seed=1)
     whole.run()
     first = MiniBatchTrainer(store, config, seed=1)
@@ -87,7 +87,7 @@ def test_rank_slice_of_one_process_is_the_whole_batch():
 
 # --- data parallelism ------------------------------------------------------------------------------------------
 
-CONFIGS = {kind: minibatch_config(kind, hidden=8, heads=2, epochs=1, batch_size=8, fanouts=(4, 3), dropout=0.0,
+CONFIGS = {kind: minibatch_config(kind, hidden_size=8, heads=2, epochs=1, batch_size=8, fanouts=(4, 3), dropout=0.0,
                                   eval_every=0) for kind in ("gcn", "sage", "gat")}
 
 

@@ -5,10 +5,13 @@ import shutil
 import pytest
 
 from seqgraph.cli import build_parser, main
+from seqgraph.commands.reproduce import EXPERIMENTS, PROFILES
+from seqgraph.commands.reproduce.part1 import PART1
+from seqgraph.commands.reproduce.part2 import PART2
+from seqgraph.commands.reproduce.part3 import PART3
 from seqgraph.graph import train as graph_train
-from seqgraph.reproduce import EXPERIMENTS, PART1, PART2, PART3, PROFILES
 
-from .test_report import CHROMIUM, rendered_attributes
+from .test_reproduce_page import CHROMIUM, rendered_attributes
 
 
 @pytest.fixture(scope="module")

@@ -8,19 +8,23 @@ one experiment's results never overwrite another's by accident. A folder that ho
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from .atomic import atomic_open
 from .errors import InputError
 
 RUN_FILE = "run.json"
 
 
+class FolderTaken(InputError):
+    """The output folder holds the results of another experiment."""
+
+
 def prepare(out: str | os.PathLike, command: str, config: dict, force: bool = False) -> Path:
-    """Create ``out`` for ``command`` with ``config``; refuse a folder that holds another experiment."""
+    """Create ``out`` for ``command`` with ``config``; refuse (:class:`FolderTaken`) a folder of another experiment."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a folder")
+        raise InputError(f"{out} exists and is not a folder")
     previous = out / RUN_FILE
     if previous.exists() and not force and any(p.name != RUN_FILE for p in out.iterdir()):
         try:
@@ -28,24 +32,19 @@ def prepare(out: str | os.PathLike, command: str, config: dict, force: bool = Fa
         except (OSError, ValueError):
             old = None
         if not isinstance(old, dict) or old.get("command") != command or old.get("config") != _jsonable(config):
-            raise InputError(
-                f"{out} holds the results of another experiment ({previous}); choose another --out or pass --force"
-            )
+            raise FolderTaken(f"{out} holds the results of another experiment ({previous})")
     elif not previous.exists() and out.is_dir() and (out / "results.json").exists() and not force:
-        raise InputError(f"{out} already holds results.json from an unknown run; choose another --out or pass --force")
+        raise FolderTaken(f"{out} already holds results.json from an unknown run")
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / RUN_FILE, {"command": command, "config": config})
     return out
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
-    """Write JSON atomically (temporary file and rename), with sorted keys for stable diffs."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
+    """Write JSON atomically (:mod:`seqgraph.atomic`), with sorted keys for stable diffs."""
+    with atomic_open(path, "w") as f:
         json.dump(_jsonable(obj), f, indent=2, sort_keys=True)
         f.write("\n")
-    os.replace(tmp, path)
 
 
 def _jsonable(obj):

@@ -1,4 +1,4 @@
-"""Mean ± sample standard deviation over seeds, and the one way it is written."""
+"""Mean ± sample standard deviation over seeds and the one way it is written; the smoothing of every curve."""
 
 import statistics
 from collections.abc import Iterable
@@ -25,3 +25,17 @@ def termination(stats: dict, runs: int) -> str:
         return "not reached"
     partial = f" ({stats['reached']}/{runs} seeds)" if stats["reached"] < runs else ""
     return pm(stats, 0, stats["reached"]) + partial
+
+
+def smooth(values: list[float], weight: float) -> list[float]:
+    r"""TensorBoard's smoothing of a curve: an exponential moving average, debiased.
+
+    :math:`m_t = w\,m_{t-1} + (1 - w)\,v_t` from :math:`m_0 = 0`, shown as :math:`m_t / (1 - w^t)`, so the first
+    points are averages of the values so far instead of being pulled towards 0 (or towards the first value,
+    as an EMA started at :math:`v_1` would be). ``weight`` is TensorBoard's smoothing slider.
+    """
+    out, average = [], 0.0
+    for t, v in enumerate(values, 1):
+        average = weight * average + (1 - weight) * v
+        out.append(average / (1 - weight**t))
+    return out

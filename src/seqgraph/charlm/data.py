@@ -16,13 +16,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..atomic import atomic_open, replacing
 from ..datadir import fetch
 from ..errors import InputError
 
@@ -197,19 +197,13 @@ def _read_cache(cache_dir, key: str):
 def _write_cache(cache_dir: Path, key: str, text: str, vocab: str, stripped: int) -> np.ndarray:
     cache_dir.mkdir(parents=True, exist_ok=True)
     npy = cache_dir / f"corpus-{key}.npy"
-    fd, tmp = tempfile.mkstemp(prefix=f".{npy.name}.", dir=cache_dir)
-    os.close(fd)
-    try:
+    with replacing(npy) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=code_dtype(len(vocab)), shape=(len(text),))
         encode(text, vocab, out)
         out.flush()
         del out
-        os.replace(tmp, npy)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    meta = cache_dir / f"corpus-{key}.json"
-    meta.write_text(json.dumps({"vocab": vocab, "stripped": stripped}), encoding="utf-8")
+    with atomic_open(cache_dir / f"corpus-{key}.json", "w", encoding="utf-8") as f:
+        json.dump({"vocab": vocab, "stripped": stripped}, f)
     return np.load(npy, mmap_mode="r")
 
 
@@ -218,7 +212,7 @@ def check_length(corpus: Corpus, seq_len: int) -> None:
     for name, part in (("training", corpus.train), ("validation", corpus.val)):
         if len(part) < seq_len + 1:
             raise InputError(f"the {name} part of the corpus has {len(part)} characters, fewer than "
-                             f"sequence length + 1 = {seq_len + 1}; use a longer text or a shorter --seq-len")
+                             f"sequence length + 1 = {seq_len + 1}; use a longer text or a shorter sequence length")
 
 
 def sample_windows(data: np.ndarray, batch_size: int, seq_len: int,

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
+
 State = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -97,7 +99,7 @@ class CharLM(nn.Module):
         is greedy (argmax). The assignment's softmax(τ·x̃) is this with temperature = 1/τ.
         """
         if temperature < 0:
-            raise ValueError(f"CharLM.generate: temperature must be >= 0, got {temperature}")
+            raise InputError(f"CharLM.generate: temperature must be >= 0, got {temperature}")
         was_training = self.training
         self.eval()
         logits, state = self(prompt)

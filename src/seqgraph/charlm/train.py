@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import checkpoint, distributed
-from ..errors import InputError, NonFiniteLossError
+from ..errors import InputError
+from ..seeding import rng_state, seed_everything, set_rng_state
+from ..training import guarded_step
 from .data import Corpus, decode, sample_windows
 from .model import CharLM, CharLMConfig
 
@@ -37,7 +39,7 @@ LONG_SAMPLE_LENGTH = 200
 
 
 @dataclass
-class TrainConfig:
+class TextTrainConfig:
     steps: int = 1500  # optimiser updates
     batch_size: int = 256  # B, windows per update
     seq_len: int = 30  # T, characters per window
@@ -65,20 +67,20 @@ PRESETS = {
 
 # Training settings that a resumed run must share with its checkpoint for the exact continuation.
 RESUME_KEYS = tuple(f.name for f in fields(CharLMConfig)) + tuple(
-    f.name for f in fields(TrainConfig) if f.name != "eval_every") + ("corpus_sha256", "keep_boilerplate")
+    f.name for f in fields(TextTrainConfig) if f.name != "eval_every") + ("corpus_sha256", "keep_boilerplate")
 
 
 def preset_values(preset: str, overrides: dict) -> dict:
     """One flat dict of every setting: the dataclasses' defaults, then the preset, then ``overrides``."""
-    defaults = {f.name: f.default for f in (*fields(CharLMConfig), *fields(TrainConfig)) if f.name != "vocab_size"}
+    defaults = {f.name: f.default for f in (*fields(CharLMConfig), *fields(TextTrainConfig)) if f.name != "vocab_size"}
     return {**defaults, **PRESETS[preset], **overrides}
 
 
-def split_config(values: dict, vocab_size: int) -> tuple[CharLMConfig, TrainConfig]:
+def split_config(values: dict, vocab_size: int) -> tuple[CharLMConfig, TextTrainConfig]:
     """Build both configurations from one flat dict (a preset with overrides, or a checkpoint's config)."""
     model = {f.name: values[f.name] for f in fields(CharLMConfig) if f.name in values}
-    train = {f.name: values[f.name] for f in fields(TrainConfig) if f.name in values}
-    return CharLMConfig(**{**model, "vocab_size": vocab_size}), TrainConfig(**train)
+    train = {f.name: values[f.name] for f in fields(TextTrainConfig) if f.name in values}
+    return CharLMConfig(**{**model, "vocab_size": vocab_size}), TextTrainConfig(**train)
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -118,9 +120,9 @@ def evaluate(model: CharLM, data: np.ndarray, seq_len: int, batch_size: int = 25
 class Trainer:
     """One training run of :class:`CharLM` on a :class:`Corpus`; ``run()`` yields one log per step."""
 
-    def __init__(self, model_config: CharLMConfig, config: TrainConfig, corpus: Corpus,
+    def __init__(self, model_config: CharLMConfig, config: TextTrainConfig, corpus: Corpus,
                  device: str | torch.device = "cpu", corpus_name: str = ""):
-        checkpoint.seed_everything(config.seed + distributed.rank())  # own dropout masks; DDP copies rank 0's weights
+        seed_everything(config.seed + distributed.rank())  # own dropout masks; DDP copies rank 0's weights
         self.model_config, self.config, self.corpus, self.device = model_config, config, corpus, device
         self.corpus_name = corpus_name
         self.model = CharLM(model_config).to(device)
@@ -149,24 +151,15 @@ class Trainer:
         x, y = x[self.shard].to(self.device), y[self.shard].to(self.device)  # (b, T), (b, T)
         logits, _ = self.ddp_model(x)  # (b, T, V)
         loss = cross_entropy(logits, y)
-        # the global batch's loss and correct predictions, the same on every rank
-        loss_sum, correct = distributed.sum_over_ranks(
-            torch.stack([loss.detach().double(), (logits.argmax(-1) == y).sum().double()])).tolist()
-        loss_value = loss_sum / distributed.world_size()
-        if not math.isfinite(loss_value):
-            raise NonFiniteLossError(self.step + 1, loss_value)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_norm).item()
-        if not math.isfinite(norm):
-            raise NonFiniteLossError(self.step + 1, norm, quantity="gradient norm")
         lr = self.optimizer.param_groups[0]["lr"]
-        self.optimizer.step()
+        # the global batch's loss and correct predictions, the same on every rank
+        stats = guarded_step(self.model, self.optimizer, loss, (logits.argmax(-1) == y).sum(), self.config.max_norm,
+                             self.step + 1)
         self.scheduler.step()
         self.step += 1
-        acc = correct / (self.config.batch_size * self.config.seq_len)
-        return {"step": self.step, "loss": loss_value, "acc": acc, "grad_norm": norm,
-                "clipped": norm > self.config.max_norm, "lr": lr}
+        acc = stats.correct / (self.config.batch_size * self.config.seq_len)
+        return {"step": self.step, "loss": stats.loss, "acc": acc, "grad_norm": stats.grad_norm,
+                "clipped": stats.grad_norm > self.config.max_norm, "lr": lr}
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
         """Train to ``config.steps``, yielding per step {"train": ..., "val": ... or None, "samples": ... or None}.
@@ -234,7 +227,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "history": self.history,
-            "rng": distributed.gather(checkpoint.rng_state()),  # one per rank
+            "rng": distributed.gather(rng_state()),  # one per rank
             "world_size": distributed.world_size(),
             "batch_generator": self.generator.get_state(),
         }
@@ -249,16 +242,16 @@ class Trainer:
         self.step = ckpt["step"]
         self.best_val_loss = ckpt["best_val_loss"]
         self.history = ckpt["history"]
-        checkpoint.set_rng_state(ckpt["rng"][distributed.rank()])
+        set_rng_state(ckpt["rng"][distributed.rank()])
         self.generator.set_state(ckpt["batch_generator"])
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+def _scheduler(optimizer: torch.optim.Optimizer, config: TextTrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
     if config.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, config.lr_decay_every, config.lr_decay)
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
-    raise ValueError(f"TrainConfig: unknown schedule {config.schedule!r} (step or cosine)")
+    raise InputError(f"TextTrainConfig: unknown schedule {config.schedule!r} (step or cosine)")
 
 
 def load_model(ckpt: dict, path: str = "checkpoint", device: str | torch.device = "cpu") -> tuple[CharLM, str]:

@@ -1,13 +1,17 @@
 """Argument types and options shared by every command."""
 
 import argparse
+import contextlib
 import json
 import math
 import signal
 import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 
+from .. import distributed, outdir
 from ..errors import InputError
 
 
@@ -68,16 +72,19 @@ def _number(text: str, kind):
     return value
 
 
-def add_run_options(parser: argparse.ArgumentParser, out_default: str | None = None) -> None:
+def add_run_options(parser: argparse.ArgumentParser) -> None:
     """--out, --force, --device, --data-dir, --json: the options every experiment command has."""
-    parser.add_argument("--out", default=out_default, required=out_default is None,
-                        help="folder for results.json, checkpoints and plots"
-                        + (f" (default: {out_default})" if out_default else ""))
-    parser.add_argument("--force", action="store_true",
-                        help="write into --out even if it holds another experiment's results")
+    add_out_options(parser, "folder for results.json, checkpoints and plots")
     add_device_option(parser)
     add_data_dir_option(parser)
     add_json_option(parser)
+
+
+def add_out_options(parser: argparse.ArgumentParser, help: str, required: bool = True) -> None:
+    """--out FOLDER (``help`` says what goes there) and --force."""
+    parser.add_argument("--out", required=required, help=help)
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if it holds another experiment's results")
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +99,29 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+
+
+def prepare_out(args, command: str, config: dict, out: str | None = None, force: bool | None = None) -> Path:
+    """:func:`seqgraph.outdir.prepare` for ``--out`` (or ``out``) and ``--force`` (or ``force``), its errors naming
+    the flags."""
+    out = args.out if out is None else out
+    force = args.force if force is None else force
+    try:
+        return outdir.prepare(out, command, config, force)
+    except outdir.FolderTaken as e:
+        raise InputError(f"--out {e}; choose another --out or pass --force") from e
+    except InputError as e:
+        raise InputError(f"--out {e}") from e
+
+
+@contextlib.contextmanager
+def naming(flag: str) -> Iterator[None]:
+    """Prefix an :class:`InputError` raised inside with ``flag`` (say ``"--length 1"``), the input it is about: the
+    library describes the value, the command names the flag."""
+    try:
+        yield
+    except InputError as e:
+        raise InputError(f"{flag}: {e}") from e
 
 
 class StopRequest:
@@ -111,6 +141,14 @@ class StopRequest:
     def __exit__(self, *exc):
         for s, handler in self.previous.items():
             signal.signal(s, handler)
+
+
+def on_torchrun(run: Callable[[argparse.Namespace, torch.device], int]) -> Callable[[argparse.Namespace], int]:
+    """A command ``run(args, device)`` that joins torchrun's process group (when launched by it) around its work."""
+    def command(args: argparse.Namespace) -> int:
+        with distributed.session(resolve_device(args.device)) as device:
+            return run(args, device)
+    return command
 
 
 def resolve_device(name: str) -> torch.device:

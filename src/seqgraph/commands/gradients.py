@@ -1,24 +1,38 @@
 """`seqgraph gradients`: how far back the loss's gradient reaches, ‖∂L(T)/∂h(t)‖ for t = 1..T."""
 
 import dataclasses
+from typing import TypedDict
 
 import numpy as np
 
 from .. import outdir
-from ..gradients import classifier_gradient_norms, set_spectral_radius, spectral_radius
-from ..toy import ToyConfig, ToyTrainer
+from ..memory.gradients import classifier_gradient_norms, set_spectral_radius, spectral_radius
+from ..memory.train import ToyConfig, ToyTrainer
 from .common import (
     add_device_option,
     add_json_option,
+    add_out_options,
     nonnegative_int,
     positive_float,
     positive_int,
+    prepare_out,
     print_json,
     pyplot,
     resolve_device,
 )
 
 UNIDIRECTIONAL = ("rnn", "lstm", "gru")  # the peephole LSTM does not feed h(t) back
+
+
+class GradientResults(TypedDict):
+    """``results.json`` of ``gradients``."""
+
+    config: dict
+    t: list[int]  # time steps 1..T
+    model_curves: dict  # "fresh" / "trained N steps" -> ‖∂L(T)/∂h(t)‖ per t
+    rnn_initial_spectral_radius: float
+    rnn_sweep: dict  # spectral radius -> ‖∂L(T)/∂h(t)‖ per t
+    per_step_factor: dict  # curve -> mean factor per step back in time
 
 
 def register(sub) -> None:
@@ -39,8 +53,7 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=positive_int, default=128, help="hidden size (default: 128)")
     p.add_argument("--batch", type=positive_int, default=128, help="batch size of the measurement (default: 128)")
     p.add_argument("--seed", type=nonnegative_int, default=1, help="seed of weights and batches (default: 1)")
-    p.add_argument("--out", required=True, help="folder for results.json and gradient_flow.png")
-    p.add_argument("--force", action="store_true", help="write into --out even if it holds another experiment")
+    add_out_options(p, "folder for results.json and gradient_flow.png")
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(func=run)
@@ -53,9 +66,9 @@ def run(args) -> int:
     config = ToyConfig.preset("randomcomb", length=args.length + 1, model=args.model, seed=args.seed,
                               hidden_size=args.hidden, eval_batches=1)
     experiment = {"model": args.model, "length": args.length, "trained_steps": args.trained_steps,
-                  "radii": args.radii, "hidden": args.hidden, "batch": args.batch, "seed": args.seed,
+                  "radii": args.radii, "hidden_size": args.hidden, "batch": args.batch, "seed": args.seed,
                   "device": device.type}
-    out = outdir.prepare(args.out, "gradients", experiment, force=args.force)
+    out = prepare_out(args, "gradients", experiment)
 
     trainer = ToyTrainer(config, device)
     x, y = trainer.task.batch(args.batch, np.random.default_rng([args.seed, 2]))
@@ -74,15 +87,11 @@ def run(args) -> int:
         sweep[f"{radius:g}"] = classifier_gradient_norms(rnn, x, y).tolist()
 
     named = {f"{args.model} {name}": v for name, v in curves.items()} | {f"rnn radius {r}": v for r, v in sweep.items()}
-    results = {
-        "config": experiment,
-        "t": list(range(1, args.length + 1)),
-        "model_curves": curves,
-        "rnn_initial_spectral_radius": initial_radius,
-        "rnn_sweep": sweep,
+    results = GradientResults(
+        config=experiment, t=list(range(1, args.length + 1)), model_curves=curves,
+        rnn_initial_spectral_radius=initial_radius, rnn_sweep=sweep,
         # geometric mean of ‖∂L/∂h(t-1)‖ / ‖∂L/∂h(t)‖, the factor per step back in time
-        "per_step_factor": {name: (v[0] / v[-1]) ** (1 / max(len(v) - 1, 1)) for name, v in named.items()},
-    }
+        per_step_factor={name: (v[0] / v[-1]) ** (1 / max(len(v) - 1, 1)) for name, v in named.items()})
     outdir.write_json(out / "results.json", results)
     _plot(out / "gradient_flow.png", results, args.model)
     if args.json:

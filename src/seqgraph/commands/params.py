@@ -1,7 +1,26 @@
 """`seqgraph params`: the report's LSTM parameter-count formula beside the instantiated model's count."""
 
-from ..classifier import MODELS, build_classifier, lstm_param_count
+from typing import TypedDict
+
+from ..memory.classifier import CLASSIFIERS, build_classifier, lstm_param_count
 from .common import add_json_option, positive_int, print_json
+
+
+class ParamsResults(TypedDict):
+    """What ``params --json`` prints."""
+
+    model: str
+    input_dim: int  # N_in
+    hidden: int  # N_h
+    classes: int  # N_out
+    symbols: int
+    formula: int | None  # the report's count (LSTM only)
+    recurrent: int
+    head: int
+    without_embedding: int
+    embedding: int
+    total: int
+    matches_formula: bool | None
 
 
 def register(sub) -> None:
@@ -14,7 +33,7 @@ def register(sub) -> None:
         "(section 1.2.2), where N_in = --input-dim, N_h = --hidden, N_out = --classes; the formula "
         "applies to the LSTM only.",
     )
-    p.add_argument("--model", choices=MODELS, default="lstm", help="the recurrent layer (default: lstm)")
+    p.add_argument("--model", choices=CLASSIFIERS, default="lstm", help="the recurrent layer (default: lstm)")
     p.add_argument("--input-dim", type=positive_int, required=True,
                    help="N_in, the size of the recurrent layer's input (the embedding dimension)")
     p.add_argument("--hidden", type=positive_int, required=True, help="N_h, the hidden size")
@@ -31,13 +50,11 @@ def run(args) -> int:
     counts = {name: sum(p.numel() for p in getattr(model, name).parameters()) for name in ("rnn", "head")}
     without_embedding = counts["rnn"] + counts["head"]
     formula = lstm_param_count(args.input_dim, args.hidden, args.classes) if args.model == "lstm" else None
-    result = {
-        "model": args.model, "input_dim": args.input_dim, "hidden": args.hidden, "classes": args.classes,
-        "symbols": symbols, "formula": formula, "recurrent": counts["rnn"], "head": counts["head"],
-        "without_embedding": without_embedding, "embedding": model.embedding.weight.numel(),
-        "total": without_embedding + model.embedding.weight.numel(),
-        "matches_formula": None if formula is None else formula == without_embedding,
-    }
+    result = ParamsResults(
+        model=args.model, input_dim=args.input_dim, hidden=args.hidden, classes=args.classes, symbols=symbols,
+        formula=formula, recurrent=counts["rnn"], head=counts["head"], without_embedding=without_embedding,
+        embedding=model.embedding.weight.numel(), total=without_embedding + model.embedding.weight.numel(),
+        matches_formula=None if formula is None else formula == without_embedding)
     if args.json:
         print_json(result)
         return 0

@@ -2,31 +2,44 @@
 
 import dataclasses
 import signal
-import sys
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import TypedDict
 
 from .. import checkpoint, distributed, outdir
-from ..classifier import MODELS
-from ..errors import InputError, Interrupted
-from ..stats import pm, termination
-from ..tasks import make_task
-from ..toy import PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate
+from ..errors import Interrupted
+from ..memory.classifier import CLASSIFIERS
+from ..memory.tasks import make_task
+from ..memory.train import PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate
+from ..stats import pm, smooth, termination
 from .common import (
     StopRequest,
     add_device_option,
     add_json_option,
+    add_out_options,
     learning_rate,
+    naming,
     nonnegative_int,
+    on_torchrun,
     positive_float,
     positive_int,
+    prepare_out,
     print_json,
     pyplot,
-    resolve_device,
 )
+from .training_io import TrainingIO
 
 SMOOTHING = 0.6  # TensorBoard's default, which the report's figures used
+
+
+class ToyResults(TypedDict):
+    """``results.json`` of ``toy``."""
+
+    config: dict  # the experiment: ToyConfig's fields but length and seed, plus lengths, seeds, device
+    stop_rule: str
+    stop_rules: dict  # rule -> its description
+    runs: list[dict]  # ToyTrainer.summary() per (length, seed)
+    aggregate: dict  # length -> termination steps and evaluation accuracy over seeds (memory.train.aggregate)
+    processes: int
 
 
 def register(sub) -> None:
@@ -44,7 +57,7 @@ def register(sub) -> None:
         f"--resume). Defaults follow the assignment's Table 2 ({presets}; Adam, max norm 10, Kaiming normal).",
     )
     p.add_argument("--task", choices=tuple(PRESETS), default="randomcomb", help="the task (default: randomcomb)")
-    p.add_argument("--model", choices=MODELS, default="lstm", help="the recurrent classifier (default: lstm)")
+    p.add_argument("--model", choices=CLASSIFIERS, default="lstm", help="the recurrent classifier (default: lstm)")
     p.add_argument("--length", type=positive_int, nargs="+",
                    help="one or more lengths: the report's input_length N for randomcomb (N-1 input steps, N "
                    "classes), the integer length L for palindrome (4L+2 digits) and baumsweet (4L bits) "
@@ -73,25 +86,17 @@ def register(sub) -> None:
                    help="write a checkpoint every this many steps, and at the end (default: 100)")
     p.add_argument("--resume", action="store_true",
                    help="continue the runs whose checkpoints are in --out (finished ones are not rerun)")
-    p.add_argument("--out", required=True, help="folder for results.json, plots, TensorBoard logs, checkpoints")
-    p.add_argument("--force", action="store_true", help="write into --out even if it holds another experiment")
+    add_out_options(p, "folder for results.json, plots, TensorBoard logs, checkpoints")
     add_device_option(p)
     add_json_option(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=on_torchrun(run))
 
 
-def run(args) -> int:
-    with distributed.session(resolve_device(args.device)) as device:  # torchrun's processes join here
-        return _run(args, device)
-
-
-def _run(args, device) -> int:
+def run(args, device) -> int:
     lengths = args.length or list(PRESETS[args.task]["lengths"])
     for length in lengths:
-        try:
+        with naming(f"--length {length}"):
             make_task(args.task, length)
-        except ValueError as e:
-            raise InputError(f"--length {length}: {e}") from e
     base = ToyConfig.preset(args.task, model=args.model, lr=args.lr, batch_size=args.batch, hidden_size=args.hidden,
                             embedding_dim=args.embedding, max_steps=args.max_steps, max_norm=args.max_norm,
                             stop_rule=args.stop_rule, run_to_max=args.run_to_max, eval_batches=args.eval_batches,
@@ -100,7 +105,7 @@ def _run(args, device) -> int:
     experiment.update(lengths=lengths, seeds=args.seeds, device=device.type)
     distributed.shard(base.batch_size)  # a global batch that does not split equally is refused before any writing
     out = Path(args.out)
-    distributed.main_first(lambda: outdir.prepare(out, "toy", experiment, force=args.force), others=False)
+    distributed.main_first(lambda: prepare_out(args, "toy", experiment), others=False)
 
     summaries, histories = [], {}
     with StopRequest() as stop:
@@ -113,8 +118,8 @@ def _run(args, device) -> int:
 
     if not distributed.is_main():  # rank 0 writes and prints for all
         return 0
-    results = {"config": experiment, "stop_rule": args.stop_rule, "stop_rules": STOP_RULES, "runs": summaries,
-               "aggregate": aggregate(summaries, args.task, args.model), "processes": distributed.world_size()}
+    results = ToyResults(config=experiment, stop_rule=args.stop_rule, stop_rules=STOP_RULES, runs=summaries,
+                         aggregate=aggregate(summaries, args.task, args.model), processes=distributed.world_size())
     outdir.write_json(out / "results.json", results)
     _plot(out, histories, f"{args.task}, {args.model}")
     if args.json:
@@ -127,60 +132,32 @@ def _run(args, device) -> int:
 def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
            stop: StopRequest) -> tuple[ToyTrainer, dict]:
     """One run, resumed from its checkpoint when asked; checkpoints every ``every`` steps and at the end."""
-    from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
-
     name = f"length{config.length}-seed{config.seed}"
     path = out / "checkpoints" / f"{name}.pt"
     trainer = ToyTrainer(config, device)
-    summary = None
     if resume and path.exists():
         # on the CPU: random states must stay CPU tensors; the weights and Adam's state follow the model's device
-        ckpt = checkpoint.load(path)
-        checkpoint.check_compatible(ckpt, "toy", dataclasses.asdict(config), tuple(dataclasses.asdict(config)), path)
-        trainer.load_state_dict(ckpt["trainer"], str(path))
-        checkpoint.set_rng_state(ckpt["rng"])
-        summary = ckpt["summary"]
-    if summary is not None:
-        return trainer, summary
+        trainer.load_state_dict(checkpoint.load(path), str(path))
+    if trainer.result is not None:  # finished before
+        return trainer, trainer.result
 
-    main = distributed.is_main()  # alone logs and writes checkpoints
-
-    def save(summary=None):
-        if not main:
-            return
-        checkpoint.save_atomic({"kind": "toy", "config": dataclasses.asdict(config), "trainer": trainer.state_dict(),
-                                "rng": checkpoint.rng_state(), "summary": summary}, path)
-
-    # purge_step drops events logged after the checkpoint by an interrupted run
-    writer = SummaryWriter(out / "tensorboard" / name, purge_step=trainer.step + 1 if trainer.step else None) \
-        if main else None
-    bar = tqdm(total=config.max_steps, initial=trainer.step, desc=f"{config.task} {config.model} {name}",
-               unit="step", file=sys.stderr, dynamic_ncols=True, disable=not main)
-
-    def on_step(record):
-        if main:
-            writer.add_scalar("train/loss", record.loss, record.step)
-            writer.add_scalar("train/accuracy", record.accuracy, record.step)
-            writer.add_scalar("train/grad_norm_before_clipping", record.grad_norm, record.step)
-            writer.add_scalar("train/clipped", float(record.clipped), record.step)
+    with TrainingIO(out / "tensorboard" / name, config.max_steps, trainer.step,
+                    f"{config.task} {config.model} {name}", stop) as io:
+        def on_step(record):
+            io.scalars("train", {"loss": record.loss, "accuracy": record.accuracy,
+                                 "grad_norm_before_clipping": record.grad_norm, "clipped": float(record.clipped)},
+                       record.step)
             for rule in record.fired:
-                writer.add_scalar(f"eval/accuracy_at_{rule}_termination", trainer.evaluation[rule][0], record.step)
-        bar.update()
-        bar.set_postfix(loss=f"{record.loss:.4f}", acc=f"{record.accuracy:.3f}", refresh=False)
-        stopping = distributed.any_rank(stop.signum is not None)  # all ranks stop after the same step
-        if record.step % every == 0 or stopping:
-            save()
-        if stopping:
-            raise Interrupted(stop.signum or signal.SIGTERM)  # a rank without a signal stopped with the others
+                io.scalars("eval", {f"accuracy_at_{rule}_termination": trainer.evaluation[rule][0]}, record.step)
+            io.step(loss=f"{record.loss:.4f}", acc=f"{record.accuracy:.3f}")
+            stopping = io.stopping()
+            if record.step % every == 0 or stopping:
+                io.save(trainer.state_dict(), path)
+            if stopping:
+                raise Interrupted(stop.signum or signal.SIGTERM)  # a rank without a signal stopped with the others
 
-    try:
-        trainer.run(on_step)
-    finally:
-        if main:
-            writer.close()
-        bar.close()
-    summary = trainer.summary()
-    save(summary)
+        summary = trainer.run(on_step)
+        io.save(trainer.state_dict(), path)
     return trainer, summary
 
 
@@ -196,12 +173,12 @@ def _plot(out: Path, histories: dict, title: str) -> None:
             if not runs:
                 continue
             for values in runs:
-                ax.plot(range(1, len(values) + 1), _smooth(values), color=f"C{i}", alpha=0.35, lw=0.8)
+                ax.plot(range(1, len(values) + 1), smooth(values, SMOOTHING), color=f"C{i}", alpha=0.35, lw=0.8)
             common = min(map(len, runs))  # the mean while every seed is still training
             mean = [sum(v[t] for v in runs) / len(runs) for t in range(common)]
-            ax.plot(range(1, common + 1), _smooth(mean), color=f"C{i}", lw=2,
+            ax.plot(range(1, common + 1), smooth(mean, SMOOTHING), color=f"C{i}", lw=2,
                     label=f"length {length}" + (f" (mean of {len(runs)} seeds)" if len(runs) > 1 else ""))
-        ax.set(xlabel="step", ylabel=f"training {metric} (smoothing {SMOOTHING})", title=title)
+        ax.set(xlabel="step", ylabel=f"training {metric} (TensorBoard smoothing {SMOOTHING})", title=title)
         if metric == "loss":
             ax.set_yscale("log")
         ax.legend()
@@ -209,15 +186,6 @@ def _plot(out: Path, histories: dict, title: str) -> None:
         fig.tight_layout()
         fig.savefig(out / f"{metric}.png", dpi=120)
         plt.close(fig)
-
-
-def _smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
-    """TensorBoard's exponential moving average."""
-    smoothed, last = [], values[0]
-    for v in values:
-        last = weight * last + (1 - weight) * v
-        smoothed.append(last)
-    return smoothed
 
 
 def _print_table(results: dict) -> None:

@@ -1,4 +1,4 @@
-"""A small graph type and the sparse operations GCN and GAT need.
+"""A small graph type, the sparse operations GCN and GAT need, and the transforms of node features.
 
 Connectivity is COO ``edge_index`` of shape ``(2, E)``: row 0 holds the source ``j``, row 1 the target
 ``i`` of each edge ``j -> i``, so messages flow from ``edge_index[0]`` to ``edge_index[1]`` (PyG's
@@ -15,9 +15,11 @@ a node never counts itself twice.
 """
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
@@ -98,6 +100,26 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: int, self_loop_weight: f
     src, dst = edges
     weight = torch.cat([d[dst] * d[src], self_loop_weight * d * d])  # Â_ij = 1/sqrt(D̃_ii D̃_jj)   (eq. 47)
     return add_self_loops(edges, num_nodes), weight
+
+
+def feature_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Dropout that, for a sparse CSR ``x``, drops only its stored entries (Kipf & Welling's sparse_dropout).
+
+    Zeros stay zero under dropout anyway, so this is the same distribution as dense dropout at the cost of
+    the non-zeros alone (1.3% of Cora's 2708 x 1433 features).
+    """
+    if x.layout != torch.sparse_csr:
+        return F.dropout(x, p, training)
+    if not training or p == 0:
+        return x
+    values = F.dropout(x.values(), p, training)
+    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False)
+
+
+def to_csr(x: Tensor) -> Tensor:
+    with warnings.catch_warnings():  # torch calls its (well-tested) CSR support beta
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        return x.to_sparse_csr()
 
 
 @dataclass

@@ -15,10 +15,10 @@ stacks ``num_layers`` layers of three kinds: ``plain`` GCN layers, ``self`` (:cl
 import torch
 from torch import Tensor, nn
 
+from ..errors import InputError
 from . import example
-from .data import Graph
+from .data import Graph, feature_dropout, to_csr
 from .layers import GCNConv, glorot_
-from .train import feature_dropout, to_csr
 
 VARIANTS = ("plain", "self", "residual")
 
@@ -92,9 +92,9 @@ class DeepGCN(nn.Module):
                  variant: str = "plain", dropout: float = 0.5):
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"DeepGCN variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+            raise InputError(f"DeepGCN variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
         if num_layers < 1:
-            raise ValueError(f"DeepGCN needs at least one layer, got {num_layers}")
+            raise InputError(f"DeepGCN needs at least one layer, got {num_layers}")
         self.variant = variant
         self.dropout = dropout
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
@@ -122,7 +122,7 @@ def mean_pairwise_distance(h: Tensor) -> float:
     """
     n = h.size(0)
     if n < 2:
-        raise ValueError(f"mean_pairwise_distance needs at least two rows, got {n}")
+        raise InputError(f"mean_pairwise_distance needs at least two rows, got {n}")
     u = nn.functional.normalize(h.double(), dim=1)  # (N, F)
     return float(torch.cdist(u, u).sum() / (n * (n - 1)))
 

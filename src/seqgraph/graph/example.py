@@ -43,7 +43,7 @@ def a_hat(graph: Graph) -> Tensor:
     return to_dense(edges, weight, graph.num_nodes)
 
 
-def propagate(graph: Graph, source: str, steps: int) -> list[Tensor]:
+def spread_signal(graph: Graph, source: str, steps: int) -> list[Tensor]:
     """A one-hot signal on ``source`` after 0, 1, ..., ``steps`` GCN updates h <- ReLU(Â h W) with W = [1]."""
     conv = GCNConv(1, 1, bias=False).double()
     with torch.no_grad():
@@ -59,7 +59,7 @@ def propagate(graph: Graph, source: str, steps: int) -> list[Tensor]:
 
 def first_arrival(graph: Graph, source: str, target: str, max_steps: int = 10) -> int | None:
     """The number of GCN updates after which ``target`` first holds a non-zero share of ``source``'s signal."""
-    for step, h in enumerate(propagate(graph, source, max_steps)):
+    for step, h in enumerate(spread_signal(graph, source, max_steps)):
         if h[NODES.index(target)] != 0:
             return step
     return None

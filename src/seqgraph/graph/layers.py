@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import InputError
 from .data import add_self_loops, degree, gcn_norm
 
 
@@ -66,7 +67,7 @@ class GCNConv(nn.Module):
                  bias: bool = True):
         super().__init__()
         if in_channels <= 0 or out_channels <= 0:
-            raise ValueError(f"GCNConv needs positive in_channels and out_channels, got {in_channels}, {out_channels}")
+            raise InputError(f"GCNConv needs positive in_channels and out_channels, got {in_channels}, {out_channels}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.improved = improved
@@ -174,10 +175,10 @@ class GATConv(nn.Module):
                  negative_slope: float = 0.2, dropout: float = 0.0, bias: bool = True):
         super().__init__()
         if in_channels <= 0 or out_channels <= 0 or heads <= 0:
-            raise ValueError(f"GATConv needs positive in_channels, out_channels and heads, "
+            raise InputError(f"GATConv needs positive in_channels, out_channels and heads, "
                              f"got {in_channels}, {out_channels}, {heads}")
         if not 0 <= dropout < 1:
-            raise ValueError(f"GATConv dropout must be in [0, 1), got {dropout}")
+            raise InputError(f"GATConv dropout must be in [0, 1), got {dropout}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.heads = heads

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError
+from .data import feature_dropout
 from .layers import GATConv, GCNConv
 from .sage import SAGEConv
 from .sampler import CSR, Blocks, append_new, sample_neighbours
-from .train import feature_dropout
 
 KINDS = ("gcn", "sage", "gat")
 

@@ -1,4 +1,4 @@
-r"""Link prediction with graph auto-encoders: the edge split, GAE, VGAE, AUC and average precision.
+r"""Link prediction with graph auto-encoders: the edge split, GAE and VGAE (scored by :mod:`.metrics`).
 
 Kipf & Welling, "Variational Graph Auto-Encoders" (NIPS 2016 Bayesian Deep Learning workshop),
 https://arxiv.org/abs/1611.07308. A two-layer GCN encodes every node into :math:`z_i`; the decoder scores a
@@ -34,13 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checkpoint import seed_everything
 from ..errors import InputError, NonFiniteLossError
-from .data import Graph, remove_self_loops, to_undirected
+from ..seeding import seed_everything
+from .data import Graph, remove_self_loops, to_csr, to_undirected
 from .layers import GCNConv
-from .train import to_csr
+from .metrics import average_precision, roc_auc
 
-MODELS = ("gae", "vgae")
+AUTOENCODERS = ("gae", "vgae")
 # Kipf & Welling 2016, Table 1 (Cora): test AUC and AP in %
 PUBLISHED = {"gae": {"auc": 91.0, "ap": 92.0}, "vgae": {"auc": 91.4, "ap": 92.6}}
 
@@ -125,54 +125,6 @@ def split_edges(graph: Graph, val_fraction: float = 0.05, test_fraction: float =
     return EdgeSplit(n, train_pos, val_pos, val_neg, test_pos, test_neg)
 
 
-def roc_auc(scores: Tensor, labels: Tensor) -> float:
-    r"""Area under the ROC curve, as scikit-learn's ``roc_auc_score``: the Mann-Whitney statistic
-
-    .. math::
-        AUC = \frac{\sum_{i \in pos} r_i - P (P + 1) / 2}{P \, Q}
-
-    with :math:`r_i` the rank of score ``i`` among all (1 = lowest, ties get their average rank), ``P``
-    positives and ``Q`` negatives; a tie between a positive and a negative counts one half.
-    """
-    scores, labels = _check_scored(scores, labels)
-    sorted_scores, order = scores.sort()
-    _, inverse, counts = sorted_scores.unique_consecutive(return_inverse=True, return_counts=True)
-    # a run of tied scores occupying ranks s+1 .. s+c has the average rank s + (c + 1) / 2
-    first = counts.cumsum(0) - counts
-    ranks = torch.empty_like(scores).scatter_(0, order, (first + (counts + 1) / 2).double()[inverse])
-    p, q = int(labels.sum()), int((~labels).sum())
-    return float((ranks[labels].sum() - p * (p + 1) / 2) / (p * q))
-
-
-def average_precision(scores: Tensor, labels: Tensor) -> float:
-    r"""Average precision, as scikit-learn's ``average_precision_score`` (no interpolation):
-
-    .. math::
-        AP = \sum_n (R_n - R_{n-1}) P_n
-
-    over the distinct score thresholds from the highest down, :math:`P_n` and :math:`R_n` the precision
-    and recall of predicting "positive" for every score at or above threshold ``n``.
-    """
-    scores, labels = _check_scored(scores, labels)
-    sorted_scores, order = scores.sort(descending=True)
-    hits = labels[order].double()
-    # the counts at the last position of each run of tied scores: one threshold per distinct score
-    last = torch.cat([sorted_scores[1:] != sorted_scores[:-1], sorted_scores.new_ones(1, dtype=torch.bool)])
-    tp = hits.cumsum(0)[last]
-    predicted = torch.arange(1, scores.numel() + 1, dtype=torch.float64)[last]
-    recall = tp / tp[-1]
-    return float(((recall - torch.cat([recall.new_zeros(1), recall[:-1]])) * tp / predicted).sum())
-
-
-def _check_scored(scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-    scores, labels = scores.detach().double().flatten().cpu(), labels.detach().flatten().cpu().bool()
-    if scores.numel() != labels.numel():
-        raise InputError(f"got {scores.numel()} scores for {labels.numel()} labels")
-    if not labels.any() or labels.all():
-        raise InputError("AUC and average precision need both positive and negative labels")
-    return scores, labels
-
-
 class GAE(nn.Module):
     """Graph auto-encoder: a two-layer GCN encoder (``hidden_channels`` then ``out_channels``) and the
     inner-product decoder (Kipf & Welling 2016). With ``variational=True`` it is the VGAE.
@@ -217,7 +169,7 @@ def decode(z: Tensor, pairs: Tensor) -> Tensor:
 @dataclass
 class LinkPredConfig:
     model: str = "gae"  # gae | vgae
-    hidden: int = 32  # first GCN layer (Kipf & Welling 2016)
+    hidden_size: int = 32  # first GCN layer (Kipf & Welling 2016)
     latent: int = 16  # size of z
     lr: float = 0.01  # Adam
     epochs: int = 200
@@ -253,8 +205,8 @@ def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.
     last epoch's, which the paper reports, are kept beside it. Returns the result, the last epoch's embeddings
     Z ``(N, latent)`` (μ for the VGAE) and the split.
     """
-    if config.model not in MODELS:
-        raise InputError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
+    if config.model not in AUTOENCODERS:
+        raise InputError(f"unknown model {config.model!r}; choose one of {', '.join(AUTOENCODERS)}")
     if graph.x is None:
         raise InputError("link prediction needs node features graph.x")
     seed_everything(seed)
@@ -264,7 +216,7 @@ def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.
     forbidden = pair_keys(torch.cat([split.train_pos, split.held_out()], dim=1), n)
     x = to_csr(raw_scale(graph.x.float())).to(device)
     edge_index = split.train_edge_index.to(device)
-    model = GAE(x.size(1), config.hidden, config.latent, variational=config.model == "vgae").to(device)
+    model = GAE(x.size(1), config.hidden_size, config.latent, variational=config.model == "vgae").to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # positives: the training edges and, as in Kipf's code (target A_train + I), every node paired with itself
     pos = torch.cat([split.train_pos, torch.arange(n).expand(2, n)], dim=1).to(device)

@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import distributed
-from ..checkpoint import seed_everything
 from ..errors import InputError, NonFiniteLossError
+from ..seeding import seed_everything
 from .layerwise import KINDS, LayerStack, layerwise_inference
 from .sampler import check_fanouts, mix, sample_blocks
 from .storage import GraphStore
@@ -43,7 +43,7 @@ KIND = "graph-minibatch"
 @dataclass
 class MiniBatchConfig:
     model: str = "sage"  # gcn | sage | gat
-    hidden: int = 64  # hidden features (per head for GAT)
+    hidden_size: int = 64  # hidden features (per head for GAT)
     num_layers: int = 2
     heads: int = 1  # GAT's hidden heads, concatenated
     output_heads: int = 1  # GAT's output heads, averaged
@@ -79,7 +79,7 @@ def rank_slice(size: int) -> slice:
 
 
 def build_model(config: MiniBatchConfig, in_channels: int, num_classes: int) -> LayerStack:
-    return LayerStack(config.model, in_channels, config.hidden, num_classes, config.num_layers, config.dropout,
+    return LayerStack(config.model, in_channels, config.hidden_size, num_classes, config.num_layers, config.dropout,
                       config.heads, config.output_heads)
 
 

@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import InputError
 from ..recurrent import LSTM
-from .data import degree, remove_self_loops
+from .data import degree, feature_dropout, remove_self_loops
 from .layers import glorot_
 from .sequence import last_states
-from .train import feature_dropout
 
 AGGREGATORS = ("mean", "lstm")
 
@@ -75,9 +75,9 @@ class SAGEConv(nn.Module):
                  aggr_channels: int | None = None, bias: bool = True):
         super().__init__()
         if aggr not in AGGREGATORS:
-            raise ValueError(f"SAGEConv aggr must be one of {', '.join(AGGREGATORS)}, got {aggr!r}")
+            raise InputError(f"SAGEConv aggr must be one of {', '.join(AGGREGATORS)}, got {aggr!r}")
         if in_channels <= 0 or out_channels <= 0 or num_samples <= 0:
-            raise ValueError(f"SAGEConv needs positive in_channels, out_channels and num_samples, "
+            raise InputError(f"SAGEConv needs positive in_channels, out_channels and num_samples, "
                              f"got {in_channels}, {out_channels}, {num_samples}")
         self.in_channels, self.out_channels, self.aggr, self.num_samples = in_channels, out_channels, aggr, num_samples
         self.lin_self = nn.Linear(in_channels, out_channels, bias=False)  # W_self, stored (F', F)

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import InputError
 from ..recurrent import LSTM
-from .data import remove_self_loops, to_undirected
+from .data import feature_dropout, remove_self_loops, to_undirected
 from .layers import glorot_
-from .train import feature_dropout
 
 ORDERS = ("bfs", "dfs")
 
@@ -67,7 +67,7 @@ def neighbourhood_sequences(edge_index: Tensor, num_nodes: int, order: str = "bf
                             max_len: int = 32) -> tuple[Tensor, Tensor]:
     """Every node's ordering as a padded matrix: ``index`` ``(N, L)`` (``-1`` after the end) and ``lengths``."""
     if order not in ORDERS:
-        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+        raise InputError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     visit = bfs_order if order == "bfs" else dfs_order
     neighbours = adjacency_lists(edge_index, num_nodes)
     orders = [visit(neighbours, root, hops, max_len) for root in range(num_nodes)]
@@ -99,7 +99,7 @@ def last_states(lstm: LSTM, h: Tensor, index: Tensor, lengths: Tensor) -> Tensor
     return out
 
 
-class SequenceClassifier(nn.Module):
+class NeighbourhoodLSTM(nn.Module):
     r"""An LSTM that classifies node ``i`` from the ordering :math:`v_1 = i, v_2, \dots, v_n` of its k-hop
     neighbourhood.
 
@@ -127,9 +127,9 @@ class SequenceClassifier(nn.Module):
                  hops: int = 2, max_len: int = 32, dropout: float = 0.5):
         super().__init__()
         if order not in ORDERS:
-            raise ValueError(f"SequenceClassifier order must be one of {', '.join(ORDERS)}, got {order!r}")
+            raise InputError(f"NeighbourhoodLSTM order must be one of {', '.join(ORDERS)}, got {order!r}")
         if hops < 1 or max_len < 1:
-            raise ValueError(f"SequenceClassifier needs hops >= 1 and max_len >= 1, got {hops}, {max_len}")
+            raise InputError(f"NeighbourhoodLSTM needs hops >= 1 and max_len >= 1, got {hops}, {max_len}")
         self.order, self.hops, self.max_len, self.dropout = order, hops, max_len, dropout
         self.lin_proj = nn.Linear(in_channels, hidden_channels, bias=False)  # P
         self.lstm = LSTM(hidden_channels, hidden_channels)

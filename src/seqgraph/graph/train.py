@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,18 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checkpoint import seed_everything
 from ..errors import InputError, NonFiniteLossError
-from .data import Graph
-from .layers import GATConv, GCNConv
-
-MODELS = ("gcn", "gat")
+from ..seeding import seed_everything
+from .data import Graph, to_csr
+from .models import NODE_MODELS, build_model
 
 
 @dataclass
-class TrainConfig:
+class NodeTrainConfig:
     model: str = "gcn"  # gcn | gat
-    hidden: int = 16  # hidden features (per head for GAT)
+    hidden_size: int = 16  # hidden features (per head for GAT)
     heads: int = 1  # attention heads of GAT's first layer (unused by GCN)
     output_heads: int = 1  # attention heads of GAT's output layer, averaged (unused by GCN)
     dropout: float = 0.5  # on the input and hidden features; GAT also on the attention coefficients
@@ -42,88 +39,16 @@ class TrainConfig:
     patience: int | None = None  # early stopping window (None: train all epochs)
 
 
-def default_config(model: str, dataset: str = "cora") -> TrainConfig:
+def default_config(model: str, dataset: str = "cora") -> NodeTrainConfig:
     """The papers' configurations: Kipf & Welling 2017 (GCN), Veličković et al. 2018 (GAT; Pubmed differs)."""
     if model == "gcn":
-        return TrainConfig()
+        return NodeTrainConfig()
     if model == "gat":
-        config = TrainConfig(model="gat", hidden=8, heads=8, dropout=0.6, lr=0.005, epochs=1000, patience=100)
+        config = NodeTrainConfig(model="gat", hidden_size=8, heads=8, dropout=0.6, lr=0.005, epochs=1000, patience=100)
         if dataset == "pubmed":
             config = dataclasses.replace(config, output_heads=8, lr=0.01, weight_decay=1e-3)
         return config
-    raise InputError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-
-
-def feature_dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Dropout that, for a sparse CSR ``x``, drops only its stored entries (Kipf & Welling's sparse_dropout).
-
-    Zeros stay zero under dropout anyway, so this is the same distribution as dense dropout at the cost of
-    the non-zeros alone (1.3% of Cora's 2708 x 1433 features).
-    """
-    if x.layout != torch.sparse_csr:
-        return F.dropout(x, p, training)
-    if not training or p == 0:
-        return x
-    values = F.dropout(x.values(), p, training)
-    return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False)
-
-
-def to_csr(x: Tensor) -> Tensor:
-    with warnings.catch_warnings():  # torch calls its (well-tested) CSR support beta
-        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
-        return x.to_sparse_csr()
-
-
-class GCN(nn.Module):
-    """Two GCN layers: dropout, GCNConv, ReLU, dropout, GCNConv -> class logits.
-
-    The layers cache the normalisation: one model serves one fixed graph (transductive training).
-    """
-
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, dropout: float):
-        super().__init__()
-        self.dropout = dropout
-        self.conv1 = GCNConv(in_channels, hidden_channels, cached=True)
-        self.conv2 = GCNConv(hidden_channels, out_channels, cached=True)
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        x = feature_dropout(x, self.dropout, self.training)
-        x = self.conv1(x, edge_index).relu()  # σ = ReLU   (eq. 44)
-        x = F.dropout(x, self.dropout, self.training)
-        return self.conv2(x, edge_index)
-
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        # Kipf & Welling (and PyG's example) regularise the first layer only.
-        return [{"params": self.conv1.parameters(), "weight_decay": weight_decay},
-                {"params": self.conv2.parameters(), "weight_decay": 0.0}]
-
-
-class GAT(nn.Module):
-    """Two GAT layers: dropout, GATConv (``heads`` heads, concatenated), ELU, dropout, GATConv (averaged heads)."""
-
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, heads: int, output_heads: int,
-                 dropout: float):
-        super().__init__()
-        self.dropout = dropout
-        self.conv1 = GATConv(in_channels, hidden_channels, heads=heads, dropout=dropout)
-        self.conv2 = GATConv(hidden_channels * heads, out_channels, heads=output_heads, concat=False, dropout=dropout)
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        x = feature_dropout(x, self.dropout, self.training)
-        x = F.elu(self.conv1(x, edge_index))
-        x = F.dropout(x, self.dropout, self.training)
-        return self.conv2(x, edge_index)
-
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        return [{"params": self.parameters(), "weight_decay": weight_decay}]
-
-
-def build_model(config: TrainConfig, in_channels: int, num_classes: int) -> nn.Module:
-    if config.model == "gcn":
-        return GCN(in_channels, config.hidden, num_classes, config.dropout)
-    if config.model == "gat":
-        return GAT(in_channels, config.hidden, num_classes, config.heads, config.output_heads, config.dropout)
-    raise InputError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
+    raise InputError(f"unknown model {model!r}; choose one of {', '.join(NODE_MODELS)}")
 
 
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, graph: Graph) -> float:
@@ -161,13 +86,13 @@ class RunResult:
     history: list[dict]  # per epoch: epoch, train_loss, val_loss, train_acc, val_acc, test_acc
 
 
-def fit(graph: Graph, config: TrainConfig, seed: int, device: torch.device | str = "cpu",
+def fit(graph: Graph, config: NodeTrainConfig, seed: int, device: torch.device | str = "cpu",
         on_epoch: Callable[[dict], None] | None = None) -> RunResult:
     """Train the GCN or GAT of ``config`` from ``seed`` on ``graph``'s public split (see :func:`fit_model`)."""
     return fit_model(functools.partial(build_model, config), graph, config, seed, device, on_epoch)[0]
 
 
-def fit_model(build: Callable[[int, int], nn.Module], graph: Graph, config: TrainConfig, seed: int,
+def fit_model(build: Callable[[int, int], nn.Module], graph: Graph, config: NodeTrainConfig, seed: int,
               device: torch.device | str = "cpu",
               on_epoch: Callable[[dict], None] | None = None) -> tuple[RunResult, nn.Module]:
     """Seed, build ``build(in_channels, num_classes)``, train on ``graph``'s split with ``config``'s ``lr``,

@@ -5,7 +5,7 @@ import subprocess
 import matplotlib
 import pytest
 
-from seqgraph import report
+from seqgraph.commands.reproduce import page as report
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -10,7 +10,7 @@ import torch
 
 from seqgraph import checkpoint
 from seqgraph.cli import main
-from seqgraph.toy import ToyTrainer
+from seqgraph.memory.train import ToyTrainer
 
 TINY = ["toy", "--task", "randomcomb", "--model", "lstm", "--hidden", "16", "--batch", "32", "--lr", "0.01",
         "--eval-batches", "2", "--eval-batch-size", "32"]

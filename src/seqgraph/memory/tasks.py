@@ -27,6 +27,8 @@ import math
 import numpy as np
 import torch
 
+from ..errors import InputError
+
 PAD, ZERO, ONE = 0, 1, 2  # symbols of the binary tasks
 
 # Width of the binary numeral of 0..8 ("0" is one digit, "1000" four).
@@ -44,7 +46,7 @@ class RandomCombinations:
 
     def __init__(self, length: int):
         if length < 2:
-            raise ValueError(f"RandomCombinations needs length >= 2, got {length}")
+            raise InputError(f"RandomCombinations needs length >= 2, got {length}")
         self.length = length
         self.num_symbols = length
         self.num_classes = length
@@ -79,7 +81,7 @@ class BinaryPalindrome:
 
     def __init__(self, length: int):
         if length < 1:
-            raise ValueError(f"BinaryPalindrome needs length >= 1, got {length}")
+            raise InputError(f"BinaryPalindrome needs length >= 1, got {length}")
         self.length = length
         self.num_digits = math.ceil(length / 2)
         self.num_symbols = 3
@@ -131,7 +133,7 @@ class BaumSweet:
 
     def __init__(self, length: int):
         if not 2 <= length <= 12:
-            raise ValueError(f"BaumSweet needs 2 <= length <= 12, got {length}")
+            raise InputError(f"BaumSweet needs 2 <= length <= 12, got {length}")
         self.length = length
         self.num_symbols = 3
         self.num_classes = 2
@@ -202,5 +204,5 @@ TASKS = {task.name: task for task in (RandomCombinations, BinaryPalindrome, Baum
 def make_task(name: str, length: int):
     """The task called ``name`` (``randomcomb``, ``palindrome``, ``baumsweet``) with ``length``."""
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+        raise InputError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
     return TASKS[name](length)

@@ -1,7 +1,7 @@
 """The report's training protocol for the synthetic tasks (SPEC Part 1, "Hyperparameters and protocol").
 
-One :class:`ToyTrainer` trains one classifier of :mod:`seqgraph.classifier` on one task of
-:mod:`seqgraph.tasks` with one seed: Adam on fresh batches, cross-entropy on the log-probabilities,
+One :class:`ToyTrainer` trains one classifier of :mod:`seqgraph.memory.classifier` on one task of
+:mod:`seqgraph.memory.tasks` with one seed: Adam on fresh batches, cross-entropy on the log-probabilities,
 the gradient clipped to a global norm of ``max_norm`` (the norm before clipping is logged, and
 whether clipping acted), until the stop rule fires or ``max_steps``. When a rule fires the model is
 evaluated on ``eval_batches`` fresh batches of ``eval_batch_size`` (200 x 128 in the report).
@@ -18,16 +18,17 @@ Termination rules (both watch every run; ``stop_rule`` picks the one that ends i
   evaluation then confirms it. (A window *mean* of 99.5% fired at models that evaluated at 99.3%.)
   The literal rule has fired by then, so one run with the default rule records both steps.
 
-Everything a run depends on is in :class:`ToyConfig` and the trainer's ``state_dict`` (model,
-optimizer, step, history, the numpy generator that draws the batches), so a run restored from a
-checkpoint continues exactly as an uninterrupted one would (bitwise on the CPU).
+Everything a run depends on is in :class:`ToyConfig` and the trainer's ``state_dict()``, which is the
+checkpoint (model, optimizer, step, history, the numpy generator that draws the batches, the global random
+states, the result once finished), so a run restored from a checkpoint continues exactly as an uninterrupted
+one would (bitwise on the CPU); ``load_state_dict()`` refuses a checkpoint of another configuration.
 
 Under torchrun (:mod:`seqgraph.distributed`) every rank draws the same global batch of ``batch_size`` and
 trains on its slice; the logged loss and accuracy are the global batch's (summed over ranks), so the stop
 rules fire at the same step on every rank. Every rank evaluates the same batches with the same weights.
 """
 
-import math
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,11 +36,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import distributed
+from .. import checkpoint, distributed
+from ..errors import InputError
+from ..seeding import rng_state, seed_everything, set_rng_state
+from ..stats import mean_std
+from ..training import guarded_step
 from .classifier import build_classifier
-from .errors import NonFiniteLossError
-from .stats import mean_std
 from .tasks import make_task
+
+KIND = "toy"
 
 # Assignment Table 2 (all: Adam, max norm 10, Kaiming normal), and the lengths it lists (the report ran
 # random combinations with input_length 6, 11, 16).
@@ -115,14 +120,13 @@ class ToyTrainer:
 
     def __init__(self, config: ToyConfig, device: str | torch.device = "cpu"):
         if config.stop_rule not in STOP_RULES:
-            raise ValueError(f"ToyTrainer: unknown stop rule {config.stop_rule!r}")
+            raise InputError(f"ToyTrainer: unknown stop rule {config.stop_rule!r}")
         self.config = config
         self.device = torch.device(device)
         self.task = make_task(config.task, config.length)
-        with torch.random.fork_rng(devices=[]):  # seed the initial weights without touching global state
-            torch.manual_seed(config.seed)
-            self.model = build_classifier(config.model, self.task.num_symbols, self.task.num_classes,
-                                          config.hidden_size, config.embedding_dim).to(self.device)
+        seed_everything(config.seed)  # the initial weights depend on the seed alone
+        self.model = build_classifier(config.model, self.task.num_symbols, self.task.num_classes,
+                                      config.hidden_size, config.embedding_dim).to(self.device)
         self.ddp_model = distributed.wrap(self.model)  # the model itself when not distributed
         self.shard = distributed.shard(config.batch_size)  # this rank's rows of every global batch
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
@@ -131,6 +135,7 @@ class ToyTrainer:
         self.history = {"loss": [], "accuracy": [], "grad_norm": []}
         self.termination = dict.fromkeys(STOP_RULES)  # rule -> step at which it fired
         self.evaluation = dict.fromkeys(STOP_RULES)  # rule -> (accuracy, loss) of the model at that step
+        self.result = None  # summary() once run() has finished
 
     @property
     def done(self) -> bool:
@@ -143,18 +148,10 @@ class ToyTrainer:
         x, y = x[self.shard].to(self.device), y[self.shard].to(self.device)  # (b, T), (b,)
         log_probs = self.ddp_model(x)  # (b, C)
         loss = F.nll_loss(log_probs, y)
-        # the global batch's loss and correct answers, equal on every rank, so the stop rule fires on all at once
-        loss_sum, correct = distributed.sum_over_ranks(
-            torch.stack([loss.detach().double(), (log_probs.argmax(-1) == y).sum().double()])).tolist()
-        loss_value, accuracy = loss_sum / distributed.world_size(), correct / self.config.batch_size
-        if not math.isfinite(loss_value):
-            raise NonFiniteLossError(self.step + 1, loss_value)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_norm).item()
-        if not math.isfinite(grad_norm):  # Adam would write it into the weights
-            raise NonFiniteLossError(self.step + 1, grad_norm, quantity="gradient norm")
-        self.optimizer.step()
+        # the global batch's numbers, equal on every rank, so the stop rule fires on all at once
+        stats = guarded_step(self.model, self.optimizer, loss, (log_probs.argmax(-1) == y).sum(),
+                             self.config.max_norm, self.step + 1)
+        loss_value, accuracy, grad_norm = stats.loss, stats.correct / self.config.batch_size, stats.grad_norm
         self.step += 1
         for name, value in (("loss", loss_value), ("accuracy", accuracy), ("grad_norm", grad_norm)):
             self.history[name].append(value)
@@ -166,12 +163,15 @@ class ToyTrainer:
         return StepRecord(self.step, loss_value, accuracy, grad_norm, grad_norm > self.config.max_norm, fired)
 
     def run(self, callback: Callable[[StepRecord], None] | None = None) -> dict:
-        """Train until :attr:`done`, calling ``callback`` after every step; return :meth:`summary`."""
-        while not self.done:
-            record = self.train_step()
-            if callback is not None:
-                callback(record)
-        return self.summary()
+        """Train until :attr:`done`, calling ``callback`` after every step; return :meth:`summary`, which is kept
+        as :attr:`result` (a finished run restored from its checkpoint returns it without training)."""
+        if self.result is None:
+            while not self.done:
+                record = self.train_step()
+                if callback is not None:
+                    callback(record)
+            self.result = self.summary()
+        return self.result
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, float]:
@@ -209,19 +209,33 @@ class ToyTrainer:
         }
 
     def state_dict(self) -> dict:
-        """Everything needed to continue exactly: tensors and primitives only (safe to load)."""
+        """The checkpoint: everything needed to continue exactly, tensors and primitives only (safe to load).
+
+        Its layout is the one seqgraph has always written (the run's state under ``"trainer"``), so that older
+        checkpoints still resume.
+        """
         return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "step": self.step,
-            "history": {k: torch.tensor(v, dtype=torch.float64) for k, v in self.history.items()},
-            "termination": dict(self.termination),
-            "evaluation": {r: list(e) if e else None for r, e in self.evaluation.items()},
-            "data": self.data.bit_generator.state,
-            "world_size": distributed.world_size(),
+            "kind": KIND,
+            "config": dataclasses.asdict(self.config),
+            "trainer": {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "step": self.step,
+                "history": {k: torch.tensor(v, dtype=torch.float64) for k, v in self.history.items()},
+                "termination": dict(self.termination),
+                "evaluation": {r: list(e) if e else None for r, e in self.evaluation.items()},
+                "data": self.data.bit_generator.state,
+                "world_size": distributed.world_size(),
+            },
+            "rng": rng_state(),
+            "summary": self.result,
         }
 
-    def load_state_dict(self, state: dict, path: str = "checkpoint") -> None:
+    def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
+        """Continue from ``ckpt``; a checkpoint of another kind, configuration or number of processes is refused."""
+        config = dataclasses.asdict(self.config)
+        checkpoint.check_compatible(ckpt, KIND, config, tuple(config), path)
+        state = ckpt["trainer"]
         distributed.check_world_size(state.get("world_size", 1), path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -230,6 +244,8 @@ class ToyTrainer:
         self.termination = dict(state["termination"])
         self.evaluation = {r: tuple(e) if e else None for r, e in state["evaluation"].items()}
         self.data.bit_generator.state = state["data"]
+        set_rng_state(ckpt["rng"])
+        self.result = ckpt["summary"]
 
 
 def aggregate(summaries: list[dict], task: str, model: str) -> dict:

@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqgraph.tasks import (
+from seqgraph.memory.tasks import (
     ONE,
     PAD,
     ZERO,

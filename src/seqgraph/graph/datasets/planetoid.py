@@ -34,9 +34,9 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from ..datadir import fetch, verify
-from ..errors import InputError
-from .data import Graph, coalesce, remove_self_loops
+from ...datadir import fetch, verify
+from ...errors import InputError
+from ..data import Graph, coalesce, remove_self_loops
 
 NAMES = ("cora", "citeseer", "pubmed")  # the datasets of the pinned repository
 SUFFIXES = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")

@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from seqgraph.classifier import MODELS, SequenceClassifier, build_classifier, lstm_param_count
+from seqgraph.memory.classifier import CLASSIFIERS as MODELS
+from seqgraph.memory.classifier import SequenceClassifier, build_classifier, lstm_param_count
 from seqgraph.recurrent import LSTM, BiLSTM
 
 

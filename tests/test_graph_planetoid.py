@@ -11,7 +11,7 @@ from torch_geometric.io import read_planetoid_data
 from torch_geometric.transforms import NormalizeFeatures
 
 from seqgraph.errors import InputError
-from seqgraph.graph.planetoid import SUFFIXES, load_planetoid, read_planetoid
+from seqgraph.graph.datasets.planetoid import SUFFIXES, load_planetoid, read_planetoid
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ The classifier reads integer symbols ``(B, T)``, embeds them (``nn.Embedding``),
 import torch
 from torch import nn
 
-from .errors import InputError
-from .recurrent import GRU, LSTM, RNN, BiLSTM, PeepholeLSTM
+from ..errors import InputError
+from ..recurrent import GRU, LSTM, RNN, BiLSTM, PeepholeLSTM
 
 _LAYERS = {"rnn": RNN, "lstm": LSTM, "bilstm": BiLSTM, "gru": GRU, "peeplstm": PeepholeLSTM}
-MODELS = tuple(_LAYERS)  # ("rnn", "lstm", "bilstm", "gru", "peeplstm")
+CLASSIFIERS = tuple(_LAYERS)  # ("rnn", "lstm", "bilstm", "gru", "peeplstm")
 
 
 def lstm_param_count(input_dim: int, hidden: int, classes: int) -> int:
@@ -88,12 +88,12 @@ class SequenceClassifier(nn.Module):
 
 def build_classifier(model: str, num_symbols: int, num_classes: int, hidden_size: int,
                      embedding_dim: int | None = None) -> SequenceClassifier:
-    """A :class:`SequenceClassifier` with the recurrent layer named ``model`` (one of :data:`MODELS`).
+    """A :class:`SequenceClassifier` with the recurrent layer named ``model`` (one of :data:`CLASSIFIERS`).
 
     ``embedding_dim`` defaults to ``hidden_size // 4`` (at least 1), the report's choice (32 for hidden 128).
     """
     if model not in _LAYERS:
-        raise InputError(f"build_classifier: unknown model {model!r}; expected one of {', '.join(MODELS)}")
+        raise InputError(f"build_classifier: unknown model {model!r}; expected one of {', '.join(CLASSIFIERS)}")
     if embedding_dim is None:
         embedding_dim = max(1, hidden_size // 4)
     return SequenceClassifier(_LAYERS[model](embedding_dim, hidden_size), num_symbols, num_classes)

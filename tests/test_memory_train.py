@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from seqgraph import checkpoint
 from seqgraph.errors import NonFiniteLossError
-from seqgraph.toy import WINDOW, ToyConfig, ToyTrainer, aggregate, rule_fires
+from seqgraph.memory.train import WINDOW, ToyConfig, ToyTrainer, aggregate, rule_fires
 
 TINY = ToyConfig(task="randomcomb", length=4, model="lstm", hidden_size=16, batch_size=32, lr=1e-2, max_steps=40,
                  eval_batches=2, eval_batch_size=32)

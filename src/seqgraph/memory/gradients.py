@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
+
 
 def hidden_gradient_norms(cell: Callable, inputs: torch.Tensor, readout: Callable[[torch.Tensor], torch.Tensor],
                           targets: torch.Tensor) -> torch.Tensor:
@@ -48,7 +50,7 @@ def hidden_gradient_norms(cell: Callable, inputs: torch.Tensor, readout: Callabl
     loss = F.nll_loss(readout(hidden[-1]), targets, reduction="sum")
     loss.backward()
     if any(h.grad is None for h in hidden):
-        raise ValueError("hidden_gradient_norms: the cell does not feed h(t) to the next step (peephole LSTM?)")
+        raise InputError("hidden_gradient_norms: the cell does not feed h(t) to the next step (peephole LSTM?)")
     return torch.stack([h.grad.norm(dim=1).mean() for h in hidden]).detach()  # (T,)
 
 
@@ -58,7 +60,7 @@ def classifier_gradient_norms(classifier: nn.Module, x: torch.Tensor, y: torch.T
     ``x`` ``(B, T)`` symbols, ``y`` ``(B,)`` labels; the classifier's parameters receive gradients.
     """
     if getattr(classifier.rnn, "bidirectional", False):
-        raise ValueError("classifier_gradient_norms: needs a unidirectional classifier")
+        raise InputError("classifier_gradient_norms: needs a unidirectional classifier")
 
     def readout(h):
         return F.log_softmax(classifier.head(h), dim=-1)  # (B, C), as the classifier's forward

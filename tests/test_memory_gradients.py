@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from seqgraph.cells import RNNCell
-from seqgraph.classifier import build_classifier
-from seqgraph.gradients import (
+from seqgraph.memory.classifier import build_classifier
+from seqgraph.memory.gradients import (
     classifier_gradient_norms,
     hidden_gradient_norms,
     set_spectral_radius,

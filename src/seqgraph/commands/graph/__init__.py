@@ -1,0 +1,25 @@
+"""`seqgraph graph ...`: graph neural networks (SPEC Part 3), one module per sub-command.
+
+Each module in ``SUBCOMMANDS`` has ``register(sub)``, which adds its parser to ``sub`` with
+``set_defaults(func=...)``; a new sub-command is a new module added to that list.
+"""
+
+import importlib
+
+SUBCOMMANDS = ("train", "example", "linkpred", "depth", "compare")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "graph", help="graph neural networks: GCN and GAT node classification, link prediction, depth, "
+        "RNN-vs-GNN comparison, the report's worked example",
+        description="Graph convolutional (GCN) and graph attention (GAT) networks written from their equations.")
+    sub = parser.add_subparsers(dest="graph_command", metavar="SUBCOMMAND")
+    sub.required = True
+    add_subcommands(sub)
+
+
+def add_subcommands(sub) -> None:
+    """Add every sub-command's parser to ``sub``."""
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)

@@ -1,0 +1,62 @@
+"""What every graph experiment command does around its training: dataset options, the device and dataset, the
+output folder, a progress bar, and at the end results.json, a figure and the printed table (or JSON)."""
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ...graph.data import Graph
+from ...graph.datasets import load_dataset
+from ...outdir import write_json
+from ..common import nonnegative_int, prepare_out, print_json, resolve_device
+
+
+def add_dataset_options(p, seeds: int = 10) -> None:
+    p.add_argument("--dataset", default="cora",
+                   help="cora, citeseer, pubmed (from the data directory) or a folder holding ind.<name>.* files "
+                   "(default: cora)")
+    p.add_argument("--seeds", type=nonnegative_int, nargs="+", default=list(range(seeds)),
+                   help=f"seeds, one run each (default: {' '.join(map(str, range(seeds)))})")
+
+
+@dataclass
+class GraphRun:
+    """One run of a graph command: where it computes, the graph it trains on and the folder it writes."""
+
+    args: object  # the parsed command line (--device, --dataset, --data-dir, --out, --force, --json)
+    device: torch.device
+    graph: Graph
+    name: str  # the dataset's name
+    out: Path | None = None
+
+    @classmethod
+    def load(cls, args) -> "GraphRun":
+        """Resolve the device and load the dataset: every input is checked before :meth:`prepare` writes."""
+        device = resolve_device(args.device)
+        graph, name = load_dataset(args.dataset, args.data_dir)
+        return cls(args, device, graph, name)
+
+    def prepare(self, command: str, config: dict) -> Path:
+        """Claim ``--out`` for ``command`` with ``config`` (refused if it holds another experiment)."""
+        self.out = prepare_out(self.args, command, config)
+        return self.out
+
+    @staticmethod
+    def progress(total: int, desc: str) -> tqdm:
+        """A progress bar over epochs on stderr."""
+        return tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr)
+
+    def finish(self, results: dict, figure: str, plot: Callable[[Path], None], table: str) -> int:
+        """Write results.json and the figure ``figure``, then print ``table`` (or the results as JSON)."""
+        write_json(self.out / "results.json", results)
+        plot(self.out / figure)
+        if self.args.json:
+            print_json(results)
+        else:
+            print(table)
+            print(f"wrote {self.out / 'results.json'}, {self.out / figure}")
+        return 0

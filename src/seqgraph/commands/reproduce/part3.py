@@ -1,0 +1,148 @@
+"""Part 3 of the report page: the 6-node example, GCN and GAT on Cora, link prediction, RNNs against GNNs."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ...stats import pm
+from ..graph.compare import CompareResults
+from ..graph.example import ExampleResults
+from ..graph.linkpred import LinkPredResults
+from ..graph.train import NodeClassificationResults
+from .experiment import Experiment, by_profile, verdict
+
+PART3 = "Part 3 — graph neural networks"
+
+# Ã of the report's 6-node example, as printed in the report (SPEC Part 3).
+REPORT_A_TILDE = [[1, 1, 0, 0, 1, 0], [1, 1, 0, 1, 0, 0], [0, 0, 1, 1, 0, 0],
+                  [0, 1, 1, 1, 0, 1], [1, 0, 0, 0, 1, 0], [0, 0, 0, 1, 0, 1]]
+
+
+def _render_example(results: ExampleResults, folder: Path, profile: str) -> list[tuple]:
+    nodes = results["nodes"]
+    a_tilde = [[int(v) for v in row] for row in results["a_tilde"]]
+    hops = results["E_first_reached_after"]
+    same = results["same_neighbourhood"]
+    collapsed = _rows_equal(same["gcn"][0], same["gcn"][1])
+    kept_apart = not _rows_equal(same["gcn_self_weight_2"][0], same["gcn_self_weight_2"][1])
+    return [
+        ("p", f"Edges {', '.join(results['edges'])}. Ã = A + I below; the report's matrix: "
+         f"{verdict(a_tilde == REPORT_A_TILDE)}."),
+        ("table", [""] + nodes, [[n] + row for n, row in zip(nodes, a_tilde, strict=True)]),
+        ("p", f"A one-hot signal on C first reaches E after {hops} GCN updates (report: 4, path C–D–B–A–E): "
+         f"{verdict(hops == 4)}."),
+        ("p", "§3.1: nodes 0 and 1 have the same closed neighbourhood. Plain GCN outputs: "
+         f"{_fmt_row(same['gcn'][0])} and {_fmt_row(same['gcn'][1])} — "
+         f"{'identical, as the report argues' if collapsed else 'different (unexpected)'}. With the self-connection "
+         f"weighted 2 (Ã = A + 2I): {_fmt_row(same['gcn_self_weight_2'][0])} and "
+         f"{_fmt_row(same['gcn_self_weight_2'][1])} — {'kept apart' if kept_apart else 'still equal (unexpected)'}."),
+    ]
+
+
+def _rows_equal(a, b, tol=1e-9) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def _fmt_row(row) -> str:
+    return "[" + ", ".join(f"{v:.3f}" for v in row) + "]"
+
+
+def _graph_train(model: str) -> Callable[[str, Path], list[str]]:
+    def argv(profile: str, root: Path) -> list[str]:
+        seeds = by_profile(profile, ["0"], [str(s) for s in range(3 if model == "gat" else 10)],
+                            [str(s) for s in range(10)])
+        extra = by_profile(profile, ["--epochs", "5"], [], [])
+        return ["graph", "train", "--dataset", "cora", "--model", model, "--seeds", *seeds, *extra]
+    return argv
+
+
+def _render_graph_train(results: NodeClassificationResults, folder: Path, profile: str) -> list[tuple]:
+    best, last = results["test_acc_best_val"], results["test_acc_last"]
+    config = results["config"]
+    published = results["published"]
+    target = float(published.split()[0])
+    n = len(results["runs"])
+    blocks = [
+        ("p", f"{results['model'].upper()} on {results['dataset']} (public split), {n} seed(s); config: "
+         + ", ".join(f"{k} {config[k]}" for k in ("hidden_size", "dropout", "lr", "weight_decay", "epochs")
+                     if k in config) + "."),
+        ("table", ["", "test accuracy % (mean ± std)"],
+         [["ours, best-validation epoch (headline)", pm(best, 1, n)],
+          ["ours, last epoch", pm(last, 1, n)],
+          ["published", published]]),
+        ("p", f"Within 1 point of the published {target}: {verdict(best['mean'] >= target - 1.0)}"
+         + (" (smoke profile: a few epochs only, not expected to match)." if profile == "smoke" else ".")),
+    ]
+    if (folder / "curves.png").exists():
+        blocks.append(("img", folder / "curves.png", f"{results['model'].upper()} training and validation curves"))
+    return blocks
+
+
+def _linkpred(model: str) -> Callable[[str, Path], list[str]]:
+    def argv(profile: str, root: Path) -> list[str]:
+        seeds = by_profile(profile, ["0"], [str(s) for s in range(3)], [str(s) for s in range(10)])
+        extra = by_profile(profile, ["--epochs", "5"], [], [])
+        return ["graph", "linkpred", "--dataset", "cora", "--model", model, "--seeds", *seeds, *extra]
+    return argv
+
+
+def _render_linkpred(results: LinkPredResults, folder: Path, profile: str) -> list[tuple]:
+    published = results["published"]
+    n = len(results["runs"])
+    rows = [[f"ours, {when}", pm(results[f"test_auc_{key}"], 1, n), pm(results[f"test_ap_{key}"], 1, n)]
+            for key, when in (("best_val", "best-validation epoch"), ("last", "last epoch (the paper's protocol)"))]
+    rows.append(["published (Kipf & Welling 2016)", f"{published['auc']}", f"{published['ap']}"])
+    ok = (results["test_auc_last"]["mean"] >= published["auc"] - 1
+          and results["test_ap_last"]["mean"] >= published["ap"] - 1)
+    split = results["split"]
+    blocks = [
+        ("p", f"{results['model'].upper()} on Cora, {n} seed(s); edges split "
+         f"{split['train_edges']}/{split['val_edges']}/{split['test_edges']} (train/val/test, both directions of "
+         "an edge in the same split, negatives disjoint from every positive)."),
+        ("table", ["", "test AUC %", "test AP %"], rows),
+        ("p", f"Within 1 point of the published AUC and AP: {verdict(ok)}"
+         + (" (smoke profile: 5 epochs only, not expected to match)." if profile == "smoke" else ".")),
+    ]
+    if (folder / "curves.png").exists():
+        blocks.append(("img", folder / "curves.png", f"{results['model'].upper()} training curves"))
+    return blocks
+
+
+def _compare(profile: str, root: Path) -> list[str]:
+    # quick: the sequence LSTMs take ~1 s an epoch on a CPU core, so one seed, 100 epochs, BFS only
+    extra = by_profile(profile, ["--seeds", "0", "--epochs", "3"],
+                        ["--seeds", "0", "--epochs", "100", "--models", "gcn", "gat", "sage-mean", "sage-lstm",
+                         "seq-bfs"],
+                        ["--seeds", "0", "1", "2", "3", "4"])
+    return ["graph", "compare", "--dataset", "cora", *extra]
+
+
+def _render_compare(results: CompareResults, folder: Path, profile: str) -> list[tuple]:
+    rows = [[r["label"], pm(r["test_acc"], 1, len(r["runs"])), f"{r['parameters']:,}",
+             f"{1000 * r['seconds_per_epoch']['mean']:.1f}"] for r in results["rows"]]
+    blocks = [("p", f"Node classification on Cora's public split with every model and the same seeds "
+               f"({len(results['rows'][0]['runs'])} here); test accuracy at the best validation epoch. The report "
+               "(§3.4) discusses graphs as sequences for an RNN and an LSTM aggregating a node's neighbours "
+               "(GraphSAGE); this measures both against GCN and GAT."),
+              ("table", ["model", "test accuracy %", "parameters", "ms per epoch"], rows)]
+    if profile == "quick":
+        blocks.append(("p", "Quick profile: one seed, at most 100 epochs per model (GAT is cut short), the DFS "
+                       "variant left out; the full profile runs 5 seeds and every model with its own epochs."))
+    if (folder / "compare.png").exists():
+        blocks.append(("img", folder / "compare.png", "Test accuracy by model"))
+    return blocks
+
+
+EXPERIMENTS: list[Experiment] = [
+    Experiment("graph-example", PART3, "The report's 6-node example",
+               lambda profile, root: ["graph", "example"], _render_example, json_stdout=True),
+    Experiment("graph-gcn", PART3, "GCN node classification on Cora", _graph_train("gcn"), _render_graph_train,
+               reads_data=True),
+    Experiment("graph-gat", PART3, "GAT node classification on Cora", _graph_train("gat"), _render_graph_train,
+               reads_data=True),
+    Experiment("linkpred-gae", PART3, "Link prediction on Cora: graph auto-encoder", _linkpred("gae"),
+               _render_linkpred, reads_data=True),
+    Experiment("linkpred-vgae", PART3, "Link prediction on Cora: variational graph auto-encoder", _linkpred("vgae"),
+               _render_linkpred, reads_data=True),
+    Experiment("graph-compare", PART3, "Recurrent and graph models compared on Cora", _compare, _render_compare,
+               reads_data=True),
+]

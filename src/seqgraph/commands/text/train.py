@@ -1,0 +1,273 @@
+"""`seqgraph text train`: train the character model on a corpus; checkpoints, curves, samples.md, results.json."""
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TypedDict
+
+from ... import checkpoint, distributed
+from ...atomic import atomic_open
+from ...charlm.data import check_length, load_corpus, resolve
+from ...charlm.train import PRESETS, Trainer, preset_values, split_config
+from ...errors import InputError
+from ...outdir import write_json
+from ...stats import smooth
+from ..common import (
+    StopRequest,
+    add_data_dir_option,
+    add_device_option,
+    add_json_option,
+    add_out_options,
+    learning_rate,
+    naming,
+    nonnegative_int,
+    on_torchrun,
+    positive_float,
+    positive_int,
+    prepare_out,
+    print_json,
+    probability,
+    pyplot,
+)
+from ..training_io import TrainingIO
+from .common import BEST, LAST
+
+SMOOTHING = 0.9  # of the per-step training curve
+
+
+class TextResults(TypedDict):
+    """``results.json`` of ``text train``."""
+
+    config: dict  # Trainer.config_dict: model and training settings, corpus name and sha256
+    corpus: dict  # path, characters, vocab_size, boilerplate_stripped, train_characters, val_characters
+    steps: int
+    final_val: dict | None  # loss, bits, acc, step, best
+    best_val: dict | None  # loss, bits, acc, step
+    final_train_loss: float  # mean over the last 100 steps
+    clip_fraction: float
+    wall_time_s: float
+    chars_per_s: float | None
+    samples: list[dict]  # per sample round: step, greedy, long
+    interrupted: int  # the signal that stopped the run, 0 if it finished
+
+
+def _fraction(text: str) -> float:
+    value = probability(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be in (0, 1), got 0")
+    return value
+
+
+# flag, config key, type (or choices), help: each overrides the preset's value when given
+HYPERPARAMETERS = (
+    ("--steps", "steps", positive_int, "optimiser updates"),
+    ("--batch", "batch_size", positive_int, "windows per update; under torchrun the global batch, split equally "
+     "across the processes"),
+    ("--seq-len", "seq_len", positive_int, "T, characters per training window (and validation window)"),
+    ("--hidden", "hidden_size", positive_int, "units of each LSTM layer"),
+    ("--embedding", "embedding_dim", positive_int, "character embedding size"),
+    ("--layers", "num_layers", positive_int, "LSTM layers"),
+    ("--dropout", "dropout", probability, "dropout on each LSTM layer's output during training"),
+    ("--lr", "lr", learning_rate, "Adam's learning rate"),
+    ("--schedule", "schedule", ("step", "cosine"),
+     "learning-rate schedule: step (see --lr-decay) or cosine (to 0 at the end)"),
+    ("--lr-decay", "lr_decay", positive_float, "step schedule: multiply the learning rate by this every "
+     "--lr-decay-every steps (the assignment: 0.96 every 5000)"),
+    ("--lr-decay-every", "lr_decay_every", positive_int, "step schedule: steps between decays"),
+    ("--max-norm", "max_norm", positive_float, "clip the gradient to this global L2 norm"),
+    ("--val-fraction", "val_fraction", _fraction, "the last part of the text held out for validation, in (0, 1)"),
+    ("--eval-every", "eval_every", positive_int, "steps between validation losses"),
+    ("--seed", "seed", nonnegative_int, "seed of the initialisation, the batches and dropout"),
+)
+
+
+def register(commands) -> None:
+    p = commands.add_parser(
+        "train", help="train on a corpus; writes checkpoints, curves, samples.md and results.json to --out",
+        description="Train embedding → LSTM → linear on random windows of a book (teacher forcing), with "
+        "the last part of the text held out for validation. Presets: 'quick' is the best validation loss we "
+        "reached in about 10 minutes of a 2-core CPU; 'report' is the report's configuration (batch 256, "
+        "1500 steps, hidden 1024, embedding 256, Adam 5e-4, T = 30, clipping at global norm 5). Every "
+        "hyperparameter flag overrides the preset. Checkpoints are written atomically every "
+        "--checkpoint-every steps, at the end, and on Ctrl-C / SIGTERM; --resume DIR continues exactly "
+        "where the run stopped (run the same command again with --resume).")
+    p.add_argument("--corpus", default="democracy",
+                   help="democracy, grimm (books of the data directory) or the path of a UTF-8 text file "
+                   "(default: democracy)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="starting configuration (default: quick)")
+    for flag, key, kind, text in HYPERPARAMETERS:
+        how = {"choices": kind} if isinstance(kind, tuple) else {"type": kind}
+        p.add_argument(flag, dest=key, help=text + " (default: the preset's)", **how)
+    p.add_argument("--checkpoint-every", type=positive_int, default=100,
+                   help="steps between checkpoints (default: 100)")
+    p.add_argument("--keep-boilerplate", action="store_true",
+                   help="keep Project Gutenberg's header and licence (stripped by default)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the run whose checkpoint.pt is in DIR (give the same flags as the first run); "
+                   "--out defaults to DIR")
+    p.add_argument("--dry-run", action="store_true",
+                   help="build everything and run one training step, write nothing")
+    add_out_options(p, "folder for checkpoints, curves.png, samples.md, TensorBoard events (tb/) and results.json "
+                    "(required unless --resume)", required=False)
+    add_device_option(p)
+    add_data_dir_option(p)
+    add_json_option(p)
+    p.set_defaults(func=on_torchrun(run_train))
+
+
+def run_train(args, device) -> int:
+    values = preset_values(args.preset, {key: getattr(args, key) for _, key, _, _ in HYPERPARAMETERS
+                                         if getattr(args, key) is not None})
+    run_config = {**values, "corpus": args.corpus, "keep_boilerplate": args.keep_boilerplate}
+    out = args.out or args.resume
+    if out is None and not args.dry_run:
+        raise InputError("--out DIR is required (or --resume DIR)")
+    distributed.shard(values["batch_size"])  # a global batch that does not split equally is refused before writing
+    corpus_path = resolve(args.corpus, args.data_dir)
+    if args.resume:
+        # Resuming: the trainer checks the checkpoint against this run (configuration and corpus) before anything
+        # is written; the corpus cache is the one of the run being resumed.
+        path = Path(args.resume) / LAST
+        # on the CPU: random states must stay CPU tensors; the weights and Adam's state follow the model's device
+        ckpt = checkpoint.load(path)
+        trainer = _trainer(args, values, corpus_path, device, cache_dir=Path(args.resume))
+        trainer.load_state_dict(ckpt, str(path))
+    if not args.dry_run:
+        # resuming into its own folder rewrites run.json, which may differ in settings like --eval-every
+        same_folder = args.resume is not None and Path(out).resolve() == Path(args.resume).resolve()
+        distributed.main_first(
+            lambda: prepare_out(args, "text train", run_config, out=out, force=args.force or same_folder),
+            others=False)
+        out = Path(out)
+    if not args.resume:
+        trainer = _trainer(args, values, corpus_path, device, cache_dir=None if args.dry_run else out)
+    if args.dry_run:
+        return _dry_run(trainer, args)
+    results = _train(trainer, out, args.checkpoint_every, corpus_path)
+    if not distributed.is_main():  # rank 0 reports for all
+        return 128 + results["interrupted"] if results["interrupted"] else 0
+    if args.json:
+        print_json(results)
+    else:
+        val, best = results["final_val"], results["best_val"]  # None when stopped before the first validation
+        scores = (f"validation loss {val['loss']:.4f} nats/char ({val['bits']:.4f} bits/char); best "
+                  f"{best['loss']:.4f} at step {best['step']}" if val else "no validation yet")
+        print(f"step {trainer.step}: {scores}; results in {out}")
+    if results["interrupted"]:
+        print(f"seqgraph text train: stopped at step {trainer.step} of {trainer.config.steps}; checkpoint saved, "
+              f"continue with --resume {out}", file=sys.stderr)
+        return 128 + results["interrupted"]
+    return 0
+
+
+def _trainer(args, values: dict, corpus_path: Path, device, cache_dir: Path | None) -> Trainer:
+    """The trainer of this command line, on the corpus encoded once (rank 0 writes the cache, the others read it)."""
+    corpus = distributed.main_first(
+        lambda: load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate, cache_dir=cache_dir))
+    with naming(f"--seq-len {values['seq_len']}"):
+        check_length(corpus, values["seq_len"])
+    model_config, config = split_config(values, len(corpus.vocab))
+    return Trainer(model_config, config, corpus, device, corpus_name=args.corpus)
+
+
+def _dry_run(trainer: Trainer, args) -> int:
+    log = trainer.train_step()
+    if not distributed.is_main():
+        return 0
+    info = {"config": trainer.config_dict, "parameters": sum(p.numel() for p in trainer.model.parameters()),
+            "vocab_size": len(trainer.corpus.vocab), "train_chars": trainer.corpus.n_train,
+            "val_chars": len(trainer.corpus.val), "first_step": log}
+    if args.json:
+        print_json(info)
+    else:
+        print(f"dry run: {info['parameters']} parameters, vocabulary {info['vocab_size']}, "
+              f"{info['train_chars']} training / {info['val_chars']} validation characters; "
+              f"first step loss {log['loss']:.4f}")
+    return 0
+
+
+def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path) -> "TextResults":
+    """The training loop's I/O: progress bar, TensorBoard, checkpoints, samples.md, curves and results."""
+    config = trainer.config
+    start, first_step = time.perf_counter(), trainer.step
+    chars_per_step = config.batch_size * config.seq_len
+    with StopRequest() as stop, TrainingIO(out / "tb", config.steps, trainer.step, "text train", stop) as io:
+        for log in trainer.run(stop=io.stopping):  # all ranks stop after the same step
+            train, step = log["train"], trainer.step
+            speed = (step - first_step) * chars_per_step / (time.perf_counter() - start)
+            io.step(loss=f"{train['loss']:.3f}", acc=f"{train['acc']:.3f}", chars_s=f"{speed:.0f}")
+            io.scalars("train", {key: train[key] for key in ("loss", "acc", "grad_norm", "lr")}, step)
+            if log["val"]:
+                io.scalars("val", {key: log["val"][key] for key in ("loss", "bits", "acc")}, step)
+            if log["samples"]:
+                io.text("samples", "\n\n".join(log["samples"]["greedy"]), step)
+                if io.main:
+                    _write_samples(out / "samples.md", trainer.history["samples"], config.steps)
+            if log["val"] and log["val"]["best"]:
+                io.save(trainer.state_dict(resumable=False), out / BEST)
+            if step % checkpoint_every == 0 or step == config.steps:
+                io.save(trainer.state_dict(), out / LAST)
+        if trainer.step < config.steps:  # stopped by a signal
+            io.save(trainer.state_dict(), out / LAST)
+    seconds = time.perf_counter() - start
+    results = _results(trainer, corpus_path, seconds, (trainer.step - first_step) * chars_per_step)
+    # a rank that got no signal itself stopped with the others: it reports a SIGTERM
+    results["interrupted"] = int(stop.signum or signal.SIGTERM) if trainer.step < config.steps else 0
+    if io.main:
+        _plot(out / "curves.png", trainer.history)
+        write_json(out / "results.json", results)
+    return results
+
+
+def _results(trainer: Trainer, corpus_path: Path, seconds: float, chars: int) -> "TextResults":
+    history, corpus = trainer.history, trainer.corpus
+    vals = history["val"]
+    best = min(vals, key=lambda v: v["loss"]) if vals else None
+    last = history["train"][-100:]
+    return TextResults(
+        config=trainer.config_dict,
+        corpus={"path": str(corpus_path), "characters": len(corpus.data), "vocab_size": len(corpus.vocab),
+                "boilerplate_stripped": corpus.stripped, "train_characters": corpus.n_train,
+                "val_characters": len(corpus.val)},
+        steps=trainer.step,
+        final_val=vals[-1] if vals else None,
+        best_val={"loss": best["loss"], "bits": best["bits"], "acc": best["acc"], "step": best["step"]}
+        if best else None,
+        final_train_loss=sum(t["loss"] for t in last) / max(1, len(last)),
+        clip_fraction=sum(t["clipped"] for t in history["train"]) / max(1, len(history["train"])),
+        wall_time_s=seconds,  # of this session (a resumed run counts from the resume)
+        chars_per_s=chars / seconds if seconds > 0 else None,
+        samples=history["samples"],
+        interrupted=0)
+
+
+def _write_samples(path: Path, samples: list[dict], steps: int) -> None:
+    lines = ["# Samples during training", "",
+             "Greedy (argmax) continuations of random start characters; ↵ marks a newline.", ""]
+    for k, record in enumerate(samples, 1):
+        lines += [f"## Step {record['step']} of {steps} ({k}/3)", "", "```"]
+        lines += [s.replace("\n", "↵") for s in record["greedy"]]
+        lines += ["```", "", "200 characters:", "", "```", record["long"], "```", ""]
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
+def _plot(path: Path, history: dict) -> None:
+    plt = pyplot()
+
+    train, val = history["train"], history["val"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, label in ((axes[0], "loss", "loss (nats/char)"), (axes[1], "acc", "accuracy")):
+        steps = [t["step"] for t in train]
+        values = [t[key] for t in train]
+        ax.plot(steps, values, alpha=0.3, color="C0", label="train (per step)")
+        ax.plot(steps, smooth(values, SMOOTHING), color="C0", label=f"train (TensorBoard smoothing {SMOOTHING})")
+        ax.plot([v["step"] for v in val], [v[key] for v in val], "o-", color="C1", label="validation")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
