@@ -4,11 +4,13 @@ Phases, each in its own process(es) so that each reports its own peak resident m
 the pages of the memory-mapped files that the process touched):
 
 1. generate  the graph (seqgraph.graph.datasets.synthetic.generate_rmat) into --folder, unless it is there;
-2. train     one epoch of GraphSAGE-mean over the training nodes with 1 process, then with 2 (torchrun, gloo):
-             seed nodes per second; the 1-process run also times sampling / feature gathering / compute on
-             --probe batches, and measures in the same process the memory bandwidth (STREAM-style copy of a
-             512 MiB tensor, bytes read + written) and the feature-gathering bandwidth (x.index_select on the
-             batches' nodes from the memory-mapped features, bytes read + written, page cache warm);
+2. train     one epoch of GraphSAGE-mean over the training nodes with 1 process, then with 2 (torchrun, gloo),
+             alternating for --rounds rounds: seed nodes per second (median epoch); the 1-process runs also time
+             sampling / feature gathering / compute on --probe batches, and measure in the same process the memory
+             bandwidth (STREAM-style copy of a 512 MiB tensor into one allocated beforehand, bytes read + written)
+             and the feature-gathering bandwidth (x.index_select on the batches' nodes from the memory-mapped
+             features, bytes read + written, page cache warm; as training does it, into new memory, and into
+             memory allocated beforehand as the copy);
 3. infer     exact layer-wise inference over every node with the trained model (1 process): time, peak memory
              and accuracy.
 
@@ -71,7 +73,8 @@ def probe(trainer: MiniBatchTrainer, batches: int) -> dict:
     store, cfg = trainer.store, trainer.config
     order = torch.randperm(store.train_idx.numel(), generator=torch.Generator().manual_seed(1))
     parts = {"sample": 0.0, "gather": 0.0, "step": 0.0}
-    gathered = 0
+    gathered, into_buffer = 0, 0.0
+    buffer = torch.empty(0)
     for step in range(batches):
         seeds = store.train_idx[order[step * cfg.batch_size: (step + 1) * cfg.batch_size]]
         t0 = time.perf_counter()
@@ -87,9 +90,16 @@ def probe(trainer: MiniBatchTrainer, batches: int) -> dict:
         parts["gather"] += t2 - t1
         parts["step"] += t3 - t2
         gathered += x.numel() * x.element_size()
+        # the same rows into memory allocated beforehand, as the copy bandwidth is measured
+        if buffer.numel() < x.numel():
+            buffer = torch.zeros(x.shape)
+        t4 = time.perf_counter()
+        torch.index_select(store.x, 0, blocks.nodes, out=buffer[: x.size(0)])
+        into_buffer += time.perf_counter() - t4
     total = sum(parts.values())
     return {"batches": batches, **{f"{k}_fraction": v / total for k, v in parts.items()},
-            "gather_gb_per_s": 2 * gathered / parts["gather"] / 1e9, "gathered_gib": gathered / GIB}
+            "gather_gb_per_s": 2 * gathered / parts["gather"] / 1e9,
+            "gather_into_buffer_gb_per_s": 2 * gathered / into_buffer / 1e9, "gathered_gib": gathered / GIB}
 
 
 def child_train(args) -> None:
@@ -109,6 +119,8 @@ def child_train(args) -> None:
             out["probe"] = probe(trainer, args.probe)
             out["copy_gb_per_s"] = copy_bandwidth()
             out["gather_fraction_of_copy_bandwidth"] = out["probe"]["gather_gb_per_s"] / out["copy_gb_per_s"]
+            out["gather_into_buffer_fraction_of_copy_bandwidth"] = \
+                out["probe"]["gather_into_buffer_gb_per_s"] / out["copy_gb_per_s"]
         for rank_out in distributed.gather(out):
             if distributed.is_main():
                 print(json.dumps(rank_out), flush=True)
@@ -185,6 +197,8 @@ def main() -> None:
     parser.add_argument("--chunk-nodes", type=int, default=65536)
     parser.add_argument("--chunk-edges", type=int, default=1 << 21)
     parser.add_argument("--folder", help="where the generated graph is (or goes)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating 1- and 2-process epochs (default: 2)")
+    parser.add_argument("--skip-infer", action="store_true", help="keep the inference result already in --out")
     parser.add_argument("--propagate", action="store_true", help="compare the two kernels of A h instead")
     parser.add_argument("--child", choices=["generate", "train", "infer"], help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "graph_scale.json"))
@@ -207,17 +221,21 @@ def main() -> None:
     if not (Path(args.folder) / "generate.json").exists():
         run_child(args, "generate")
     result["generate"] = json.loads((Path(args.folder) / "generate.json").read_text())
-    result["train_1"] = run_child(args, "train")[0]
-    result["train_2"] = run_child(args, "train", 2)
-    epoch_2 = max(r["seconds"] for r in result["train_2"])  # the slowest rank ends the epoch
-    result["seed_nodes_per_s"] = {"1": result["train_1"]["seed_nodes_per_s"],
-                                  "2": result["train_1"]["seeds"] / epoch_2}
-    result["speedup_2_vs_1"] = result["train_1"]["seconds"] / epoch_2
-    result["infer"] = run_child(args, "infer")[0]
-    # full-batch GraphSAGE would gather one (E, hidden) float32 message tensor per layer at least
-    result["full_batch_message_tensor_gib"] = args.edges * args.hidden * 4 / GIB
+    # epochs with 1 and 2 processes alternate, so that the load of other programs hits both alike
+    rounds = [(run_child(args, "train")[0], run_child(args, "train", 2)) for _ in range(args.rounds)]
+    result["train_1"] = [one for one, _ in rounds]
+    result["train_2"] = [two for _, two in rounds]
+    epochs_1 = [one["seconds"] for one in result["train_1"]]
+    epochs_2 = [max(r["seconds"] for r in two) for two in result["train_2"]]  # the slowest rank ends the epoch
+    seeds = result["train_1"][0]["seeds"]
+    result["seed_nodes_per_s"] = {"1": seeds / statistics.median(epochs_1), "2": seeds / statistics.median(epochs_2)}
+    result["speedup_2_vs_1"] = statistics.median(epochs_1) / statistics.median(epochs_2)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
+    previous = results.get(f"{args.nodes}:{args.edges}", {})
+    result["infer"] = previous["infer"] if args.skip_infer and "infer" in previous else run_child(args, "infer")[0]
+    # full-batch GraphSAGE would gather one (E, hidden) float32 message tensor per layer at least
+    result["full_batch_message_tensor_gib"] = args.edges * args.hidden * 4 / GIB
     results[f"{args.nodes}:{args.edges}"] = result
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -49,13 +49,16 @@ def test_sampled_edges_exist_are_distinct_and_number_min_k_degree(graph, fanout)
 
 
 def test_sampling_is_uniform_chi_squared():
-    # node 0 has 6 in-neighbours; 2 of them are drawn: each of the 15 pairs has probability 1/15
-    csr = CSR.from_edge_index(torch.tensor([[1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 0]]), 7)
-    pairs = {pair: 0 for pair in itertools.combinations(range(1, 7), 2)}
+    # 3000 targets share the same 6 in-neighbours (nodes 0-5); 2 are drawn for each, independently (their keys
+    # differ): each of the 15 pairs has probability 1/15
     draws = 3000
-    for key in range(draws):
-        src, _ = sample_neighbours(csr, torch.tensor([0]), 2, key=key)
-        pairs[tuple(sorted(src.tolist()))] += 1
+    targets = torch.arange(6, 6 + draws)
+    edge_index = torch.stack([torch.arange(6).repeat(draws), targets.repeat_interleave(6)])
+    src, dst = sample_neighbours(CSR.from_edge_index(edge_index, 6 + draws), targets, 2, key=7)
+    pairs = {pair: 0 for pair in itertools.combinations(range(6), 2)}
+    for pair in src.view(draws, 2).sort(dim=1).values.tolist():
+        pairs[tuple(pair)] += 1
+    assert torch.equal(dst, torch.arange(draws).repeat_interleave(2))
     counts = list(pairs.values())
     assert sum(counts) == draws
     assert chisquare(counts).pvalue > 1e-3

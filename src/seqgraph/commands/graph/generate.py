@@ -17,8 +17,8 @@ def register(sub) -> None:
                    help="directed edges stored, an even number: each R-MAT pair both ways (default: 10000000)")
     p.add_argument("--features", type=positive_int, default=64, help="features per node (default: 64)")
     p.add_argument("--classes", type=positive_int, default=8, help="planted classes (default: 8)")
-    p.add_argument("--homophily", type=probability, default=0.7,
-                   help="probability that an edge joins two nodes of the same class (default: 0.7)")
+    p.add_argument("--homophily", type=probability, default=0.9,
+                   help="probability that an edge joins two nodes of the same class (default: 0.9)")
     p.add_argument("--signal", type=positive_float, default=0.3,
                    help="scale of the class means against unit feature noise (default: 0.3)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default: 0)")
