@@ -12,7 +12,7 @@ from seqgraph.cli import main
 from seqgraph.graph.minibatch import MiniBatchTrainer
 
 TRAIN = ["graph", "train", "--model", "sage", "--batch-size", "8", "--fanout", "4", "3", "--hidden", "8",
-         "--dropout", "0", "--epochs", "3", "--seeds", "0"]
+         "--dropout", "0.5", "--epochs", "3", "--seeds", "0"]
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ dropout W processes train the parameters of one process, to rounding. (Dropout m
 
 Evaluation is exact layer-wise inference (:func:`~seqgraph.graph.layerwise.layerwise_inference`) over every
 node; the headline is the test accuracy at the best validation epoch, as in :mod:`seqgraph.graph.train`.
-:class:`MiniBatchTrainer` owns its state: ``state_dict()`` is a checkpoint at an epoch boundary, and a run
-resumed from it continues exactly as the uninterrupted run.
+:class:`MiniBatchTrainer` owns its state: ``state_dict()`` is a checkpoint at an epoch boundary (with every
+rank's random state, which draws the dropout masks), and a run resumed from it continues exactly as the
+uninterrupted run.
 """
 
 import dataclasses
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 
 from .. import distributed
 from ..errors import InputError, NonFiniteLossError
-from ..seeding import seed_everything
+from ..seeding import rng_state, seed_everything, set_rng_state
 from .layerwise import KINDS, LayerStack, layerwise_inference
 from .sampler import check_fanouts, mix, sample_blocks
 from .storage import GraphStore
@@ -141,7 +142,8 @@ class MiniBatchTrainer:
     def state_dict(self) -> dict:
         return {"kind": KIND, "config": dataclasses.asdict(self.config), "seed": self.seed, "epoch": self.epoch,
                 "world_size": distributed.world_size(), "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "history": self.history}
+                "optimizer": self.optimizer.state_dict(), "history": self.history,
+                "rng": distributed.gather(rng_state())}  # every rank's: its dropout masks
 
     def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
         if ckpt.get("kind") != KIND or ckpt.get("seed") != self.seed or \
@@ -151,6 +153,7 @@ class MiniBatchTrainer:
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch, self.history = ckpt["epoch"], list(ckpt["history"])
+        set_rng_state(ckpt["rng"][distributed.rank()])
 
     def run(self, on_epoch: Callable[[dict], None] | None = None, stop: Callable[[], bool] = lambda: False) -> None:
         """Train until ``config.epochs`` or early stopping; evaluate every ``eval_every`` epochs and at the end.
