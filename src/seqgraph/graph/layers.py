@@ -94,12 +94,13 @@ class GCNConv(nn.Module):
             deg, sampled = deg.to(h.dtype), degree(dst, x.size(0), h.dtype)  # |N(i)|, k_i   (N,)
             d = (deg + w).rsqrt()
         h = d[:, None] * h  # D̃^-1/2 H W   (N, F')
-        neigh = propagate(h, src, dst)  # A D̃^-1/2 H W: the neighbours' h_j summed into i
+        # in place from here: no backward needs these values, and each (N, F') copy would add to the peak
+        out = propagate(h, src, dst)  # A D̃^-1/2 H W: the neighbours' h_j summed into i
         if deg is not None:
-            neigh = neigh * (deg / sampled.clamp(min=1))[:, None]
-        out = neigh + w * h  # Ã D̃^-1/2 H W: and i itself
-        out = d[:, None] * out  # Â H W = D̃^-1/2 Ã D̃^-1/2 H W   (eqs. 44, 48)   (N, F')
-        return out if self.bias is None else out + self.bias
+            out.mul_((deg / sampled.clamp(min=1))[:, None])
+        out.add_(h, alpha=w)  # Ã D̃^-1/2 H W: and i itself
+        out.mul_(d[:, None])  # Â H W = D̃^-1/2 Ã D̃^-1/2 H W   (eqs. 44, 48)   (N, F')
+        return out if self.bias is None else out.add_(self.bias)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
