@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import random
 import socket
 
 import pytest
@@ -93,9 +94,18 @@ CONFIGS = {kind: minibatch_config(kind, hidden_size=8, heads=2, epochs=1, batch_
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768-60999). Ports that other test runs on this machine took
+    with bind(0) and hold for later process groups come from that range; sharing one joins their group."""
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def rank_main(rank: int, port: int, folder: str) -> None:
@@ -108,8 +118,9 @@ def rank_main(rank: int, port: int, folder: str) -> None:
         for kind, config in CONFIGS.items():
             trainer = MiniBatchTrainer(store, config, seed=3)
             trainer.run()
+            state = trainer.state_dict()  # a collective: every rank's random state
             if distributed.is_main():
-                torch.save(trainer.state_dict(), f"{folder}/{kind}.pt")
+                torch.save(state, f"{folder}/{kind}.pt")
             losses = [r["train_loss"] for r in trainer.history]
             with open(f"{folder}/{kind}.{rank}.json", "w") as f:
                 json.dump(losses, f)

@@ -140,6 +140,7 @@ class MiniBatchTrainer:
         return metrics
 
     def state_dict(self) -> dict:
+        """The checkpoint; a collective under torchrun (it gathers every rank's random state): call it on all."""
         return {"kind": KIND, "config": dataclasses.asdict(self.config), "seed": self.seed, "epoch": self.epoch,
                 "world_size": distributed.world_size(), "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "history": self.history,

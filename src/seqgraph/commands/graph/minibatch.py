@@ -89,10 +89,11 @@ def _run(args, device) -> int:
                 trainer.load_state_dict(checkpoint.load(path), str(path))
 
             def on_epoch(record, trainer=trainer, path=path):
+                state = trainer.state_dict()  # every rank: it gathers their random states
                 if distributed.is_main():
-                    checkpoint.save_atomic(trainer.state_dict(), path)
-                print(f"seed {trainer.seed} epoch {record['epoch']}: loss {record['train_loss']:.4f}"
-                      + (f", val {100 * record['val_acc']:.1f}%" if "val_acc" in record else ""), file=sys.stderr)
+                    checkpoint.save_atomic(state, path)
+                    print(f"seed {trainer.seed} epoch {record['epoch']}: loss {record['train_loss']:.4f}"
+                          + (f", val {100 * record['val_acc']:.1f}%" if "val_acc" in record else ""), file=sys.stderr)
 
             trainer.run(on_epoch, stop=lambda: stop.signum is not None)
             if stop.signum is not None:
