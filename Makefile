@@ -26,7 +26,7 @@ demo: install
 	@echo "Open report/index.html (report/report.md has the same content)."
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks results
 
 test: install lint
 	$(BIN)/python -m pytest

@@ -1,17 +1,27 @@
-"""Training throughput on random combinations (input_length 16, Table 2): our LSTM vs torch.nn.LSTM.
+"""Memory-task training throughput: the trainer's loop with our LSTM vs the same loop with torch.nn.LSTM.
 
-Both models run the same training step (fresh batch, forward, NLL, backward, clipping to norm 10, Adam):
-embedding 32 -> LSTM 128 -> linear to 16 classes, batch 128, 15 time steps. Measurements alternate between
-the two models in rounds, so that load from other processes hits both alike; the median round counts.
-Also times batch generation alone, for every task at its Table 2 batch size.
+Random combinations with input_length 16 at Table 2's settings (batch 128, hidden 128, embedding 32, Adam 1e-3,
+clipping to norm 10). Two measurements, each alternating between the two models step by step so that load
+from other processes hits both alike, medians after warm-up:
 
-    python benchmarks/toy.py [--rounds 7] [--steps 40] [--threads N]
+1. the trainer: ``ToyTrainer.train_step``, the whole loop (fresh batch, forward, loss, accuracy, the stop
+   rules' bookkeeping, backward, clipping, Adam, history), with ``model.rnn`` ours or a batch-first
+   ``nn.LSTM`` of the same size in the same classifier;
+2. the bare step on the same model: forward, loss, backward, clipping, Adam on a fixed batch.
 
-Writes benchmarks/results/toy.json. Target: ours >= 0.8 of nn.LSTM's examples/s; batches < 10% of a step.
+The trainer's step minus the bare step (paired, in process CPU time) is what the loop around the model
+costs; it is the same code for both models, so the throughput ratio is decided by the layer. Also times
+batch generation alone, for every task at its Table 2 batch size. Target (issue 18): ours >= 1.0x
+nn.LSTM's examples per second.
+
+    python benchmarks/toy.py [--steps 60] [--warmup 10] [--threads 1]
+
+Writes benchmarks/results/toy.json with the load average before and after.
 """
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -22,89 +32,97 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqgraph.memory.classifier import build_classifier
 from seqgraph.memory.tasks import make_task
-from seqgraph.memory.train import PRESETS
+from seqgraph.memory.train import PRESETS, ToyConfig, ToyTrainer
 
-LENGTH, HIDDEN, EMBEDDING, BATCH = 16, 128, 32, 128
-
-
-class TorchLSTMClassifier(nn.Module):
-    """The reference: the same classifier with torch.nn.LSTM (fused kernels) as its recurrent layer."""
-
-    def __init__(self):
-        super().__init__()
-        self.embedding = nn.Embedding(LENGTH, EMBEDDING)
-        self.rnn = nn.LSTM(EMBEDDING, HIDDEN, batch_first=True)
-        self.head = nn.Linear(HIDDEN, LENGTH)
-
-    def forward(self, x):
-        _, (h, _) = self.rnn(self.embedding(x))  # h: (1, B, H)
-        return F.log_softmax(self.head(h[0]), dim=-1)  # (B, C)
+LENGTH = 16
 
 
-def train_steps(model, optimizer, task, rng, steps: int) -> float:
-    """Seconds for ``steps`` full training steps, batch generation included."""
-    start = time.perf_counter()
-    for _ in range(steps):
-        x, y = task.batch(BATCH, rng)
-        loss = F.nll_loss(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        optimizer.step()
-    return time.perf_counter() - start
+def make_trainers() -> dict[str, ToyTrainer]:
+    """Two trainers of the same run, one with ``nn.LSTM`` swapped into the classifier (with its own Adam)."""
+    config = ToyConfig.preset("randomcomb", length=LENGTH, max_steps=10**9)
+    trainers = {"ours": ToyTrainer(config), "torch.nn.LSTM": ToyTrainer(config)}
+    reference = trainers["torch.nn.LSTM"]
+    rnn = reference.model.rnn
+    reference.model.rnn = nn.LSTM(rnn.input_size, rnn.hidden_size, batch_first=True)
+    reference.ddp_model = reference.model  # not distributed here
+    reference.optimizer = torch.optim.Adam(reference.model.parameters(), lr=config.lr)
+    return trainers
 
 
-def batch_seconds(task, batch_size: int, rng, repeats: int = 200) -> float:
+def bare_step(trainer: ToyTrainer, x: torch.Tensor, y: torch.Tensor) -> None:
+    loss = F.nll_loss(trainer.model(x), y)
+    trainer.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), trainer.config.max_norm)
+    trainer.optimizer.step()
+
+
+def measure(trainers: dict[str, ToyTrainer], steps: int, warmup: int) -> dict[str, dict]:
+    """Medians of the wall-clock and process-CPU times of both steps; the loop's cost is the median of the paired
+    differences of the CPU times (one thread: less disturbed by other processes than the wall clock)."""
+    x, y = trainers["ours"].task.batch(trainers["ours"].config.batch_size, np.random.default_rng(0))
+    times = {name: {kind: [] for kind in ("trainer", "bare", "trainer_cpu", "bare_cpu")} for name in trainers}
+    for _ in range(warmup + steps):
+        for name, trainer in trainers.items():
+            clocks = [(time.perf_counter(), time.process_time())]
+            trainer.train_step()
+            clocks.append((time.perf_counter(), time.process_time()))
+            bare_step(trainer, x, y)
+            clocks.append((time.perf_counter(), time.process_time()))
+            for kind, start, end in zip(("trainer", "bare"), clocks[:-1], clocks[1:], strict=True):
+                times[name][kind].append(1e3 * (end[0] - start[0]))
+                times[name][f"{kind}_cpu"].append(1e3 * (end[1] - start[1]))
+    results = {}
+    for name, kinds in times.items():
+        row = {f"{kind}_step_ms": statistics.median(values[warmup:]) for kind, values in kinds.items()}
+        row["loop_cpu_ms"] = statistics.median(a - b for a, b in zip(kinds["trainer_cpu"][warmup:],
+                                                                      kinds["bare_cpu"][warmup:], strict=True))
+        row["examples_per_second"] = trainers[name].config.batch_size / (row["trainer_step_ms"] / 1e3)
+        results[name] = row
+    return results
+
+
+def batch_ms(task_name: str, preset: dict, rng: np.random.Generator, repeats: int = 200) -> float:
+    task = make_task(task_name, preset["lengths"][-1])
     start = time.perf_counter()
     for _ in range(repeats):
-        task.batch(batch_size, rng)
-    return (time.perf_counter() - start) / repeats
+        task.batch(preset["batch_size"], rng)
+    return 1e3 * (time.perf_counter() - start) / repeats
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="alternating measurement rounds (default: 7)")
-    parser.add_argument("--steps", type=int, default=40, help="training steps per round and model (default: 40)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                        help="torch intra-op threads (default: torch's default)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "toy.json"), help="result file")
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per model (default: 60)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps per model first (default: 10)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default: 1)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "toy.json",
+                        help="where to write the results (default: benchmarks/results/toy.json)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-
-    torch.manual_seed(0)
-    task = make_task("randomcomb", LENGTH)
-    models = {"ours": build_classifier("lstm", LENGTH, LENGTH, HIDDEN, EMBEDDING),
-              "torch.nn.LSTM": TorchLSTMClassifier()}
-    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
+    load_before = os.getloadavg()
+    results = measure(make_trainers(), args.steps, args.warmup)
+    load_after = os.getloadavg()
+    ours, reference = results["ours"], results["torch.nn.LSTM"]
     rng = np.random.default_rng(0)
-    for name in models:  # warm-up
-        train_steps(models[name], optimizers[name], task, rng, 10)
-    seconds = {name: [] for name in models}
-    for _ in range(args.rounds):
-        for name in models:
-            seconds[name].append(train_steps(models[name], optimizers[name], task, rng, args.steps))
-    step_s = {name: statistics.median(s) / args.steps for name, s in seconds.items()}
-    throughput = {name: BATCH / s for name, s in step_s.items()}
-
-    batch_s = {name: batch_seconds(make_task(name, p["lengths"][-1]), p["batch_size"], rng)
-               for name, p in PRESETS.items()}
-    results = {
-        "config": {"task": "randomcomb", "length": LENGTH, "batch": BATCH, "hidden": HIDDEN, "embedding": EMBEDDING,
-                   "rounds": args.rounds, "steps_per_round": args.steps},
-        "examples_per_second": throughput,
-        "ratio_ours_to_torch": throughput["ours"] / throughput["torch.nn.LSTM"],
-        "step_ms": {name: 1e3 * s for name, s in step_s.items()},
-        "batch_ms_at_table2_batch_and_longest_length": {name: 1e3 * s for name, s in batch_s.items()},
-        "randomcomb_batch_fraction_of_our_step": batch_s["randomcomb"] / step_s["ours"],
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "machine": platform.processor() or platform.machine(),
+    record = {
+        "what": "ToyTrainer.train_step on random combinations, input_length 16 (Table 2), with our LSTM vs "
+                "torch.nn.LSTM in the same classifier and trainer; bare step = forward, loss, backward, "
+                "clipping, Adam on a fixed batch; loop = trainer step - bare step (paired, CPU time)",
+        "config": {"task": "randomcomb", "length": LENGTH, "batch": 128, "hidden": 128, "embedding": 32,
+                   "steps": args.steps, "warmup": args.warmup},
+        "results": results,
+        "throughput_ratio_ours_to_torch": ours["examples_per_second"] / reference["examples_per_second"],
+        "bare_step_ratio_ours_to_torch": ours["bare_step_ms"] / reference["bare_step_ms"],
+        "loop_cpu_fraction_of_trainer_step": {name: r["loop_cpu_ms"] / r["trainer_cpu_step_ms"]
+                                              for name, r in results.items()},
+        "batch_ms_at_table2_batch_and_longest_length": {name: batch_ms(name, p, rng) for name, p in PRESETS.items()},
+        "threads": torch.get_num_threads(), "load_average_before": load_before, "load_average_after": load_after,
+        "torch": torch.__version__, "cpu_count": os.cpu_count(), "platform": platform.platform(),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(json.dumps(results, indent=2, sort_keys=True))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,96 +2,11 @@ import pytest
 import torch
 from torch import nn
 
-from seqgraph.recurrent import GRU, LSTM, RNN, BiLSTM, LSTMFunction, PeepholeLSTM
+from seqgraph.recurrent import GRU, LSTM, RNN, BiLSTM, PeepholeLSTM
+
+from .recurrent_references import SPEC, leaves, projection_loss, random_state, rel_err
 
 LAYERS = (RNN, LSTM, GRU, PeepholeLSTM)
-
-
-# --- References written directly from SPEC's equations, one time step per loop iteration. Each slices the
-# --- fused parameters into SPEC's matrices as the cell docstrings say.
-
-def spec_rnn(cell, x, h):
-    W_hx, W_hh, b_h = cell.weight_ih, cell.weight_hh, cell.bias
-    hs = []
-    for t in range(x.shape[1]):
-        h = torch.tanh(x[:, t] @ W_hx.T + h @ W_hh.T + b_h)  # (1)
-        hs.append(h)
-    return torch.stack(hs, 1), h
-
-
-def spec_lstm(cell, x, state):
-    W_ix, W_fx, W_gx, W_ox = cell.weight_ih.chunk(4)
-    W_ih, W_fh, W_gh, W_oh = cell.weight_hh.chunk(4)
-    b_i, b_f, b_g, b_o = cell.bias.chunk(4)
-    h, c = state
-    hs = []
-    for t in range(x.shape[1]):
-        x_t = x[:, t]
-        g = torch.tanh(x_t @ W_gx.T + h @ W_gh.T + b_g)  # (4)
-        i = torch.sigmoid(x_t @ W_ix.T + h @ W_ih.T + b_i)  # (5)
-        f = torch.sigmoid(x_t @ W_fx.T + h @ W_fh.T + b_f)  # (6)
-        o = torch.sigmoid(x_t @ W_ox.T + h @ W_oh.T + b_o)  # (7)
-        c = g * i + c * f  # (8)
-        h = torch.tanh(c) * o  # (9)
-        hs.append(h)
-    return torch.stack(hs, 1), (h, c)
-
-
-def spec_gru(cell, x, h):
-    H = cell.hidden_size
-    # W_z, W_r and W act on the concatenation [h(t-1), x(t)]
-    W_z = torch.cat((cell.weight_hh[:H], cell.weight_ih[:H]), 1)
-    W_r = torch.cat((cell.weight_hh[H : 2 * H], cell.weight_ih[H : 2 * H]), 1)
-    W = torch.cat((cell.weight_hh[2 * H :], cell.weight_ih[2 * H :]), 1)
-    hs = []
-    for t in range(x.shape[1]):
-        x_t = x[:, t]
-        z = torch.sigmoid(torch.cat((h, x_t), 1) @ W_z.T)  # (29)
-        r = torch.sigmoid(torch.cat((h, x_t), 1) @ W_r.T)  # (30)
-        h_tilde = torch.tanh(torch.cat((r * h, x_t), 1) @ W.T)  # (31)
-        h = (1 - z) * h + z * h_tilde  # (32)
-        hs.append(h)
-    return torch.stack(hs, 1), h
-
-
-def spec_peephole(cell, x, state):
-    W_ix, W_fx, W_cx, W_ox = cell.weight_ih.chunk(4)
-    W_ih, W_fh, W_oh = cell.weight_hh.chunk(3)
-    b_i, b_f, b_c, b_o = cell.bias.chunk(4)
-    _, c = state
-    hs = []
-    for t in range(x.shape[1]):
-        x_t = x[:, t]
-        f = torch.sigmoid(x_t @ W_fx.T + c @ W_fh.T + b_f)  # (35)
-        i = torch.sigmoid(x_t @ W_ix.T + c @ W_ih.T + b_i)  # (36)
-        o = torch.sigmoid(x_t @ W_ox.T + c @ W_oh.T + b_o)  # (37)
-        c = torch.sigmoid(x_t @ W_cx.T + b_c) * i + c * f  # (38)
-        h = torch.tanh(c) * o  # (39)
-        hs.append(h)
-    return torch.stack(hs, 1), (h, c)
-
-
-SPEC = {RNN: spec_rnn, LSTM: spec_lstm, GRU: spec_gru, PeepholeLSTM: spec_peephole}
-
-
-def random_state(layer, batch, dtype=torch.float32):
-    h = torch.randn(batch, layer.hidden_size, dtype=dtype)
-    return (h, torch.randn(batch, layer.hidden_size, dtype=dtype)) if layer.cell.has_cell_state else h
-
-
-def leaves(state):
-    return [s.requires_grad_() for s in (state if isinstance(state, tuple) else (state,))]
-
-
-def projection_loss(outputs, state, seed=1):
-    """A loss that reaches every output and the whole final state, with fixed random weights."""
-    gen = torch.Generator().manual_seed(seed)
-    terms = [outputs, *(state if isinstance(state, tuple) else (state,))]
-    return sum((t * torch.randn(t.shape, generator=gen, dtype=t.dtype)).sum() for t in terms)
-
-
-def rel_err(a, b):
-    return ((a - b).norm() / b.norm()).item()
 
 
 @pytest.mark.parametrize("layer_class", LAYERS)
@@ -150,32 +65,62 @@ def test_lstm_matches_torch_lstm(shape, with_state):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
-def test_lstm_function_gradcheck():
-    # the hand-written backward pass through time against finite differences, in float64
-    torch.manual_seed(0)
-    T, B, H = 3, 2, 2
-    inputs = [torch.randn(T, B, 4 * H), torch.randn(B, H), torch.randn(B, H), torch.randn(4 * H, H)]
-    inputs = [t.double().requires_grad_() for t in inputs]
-    assert torch.autograd.gradcheck(LSTMFunction.apply, inputs)
+def gradients(run, layer, dtype, seed=1):
+    """Outputs, final state and the gradients of projection_loss for x, the initial state and every parameter."""
+    torch.manual_seed(seed)  # the same numbers in float32 and float64: drawn in float64
+    x = torch.randn(3, 5, layer.input_size, dtype=torch.float64).to(dtype).requires_grad_()
+    state = random_state(layer, 3, torch.float64)
+    state = tuple(s.to(dtype) for s in state) if isinstance(state, tuple) else state.to(dtype)
+    outputs, final = run(x, state)
+    inputs = [x, *leaves(state), *layer.parameters()]
+    grads = torch.autograd.grad(projection_loss(outputs, final), inputs, allow_unused=True)
+    return [outputs, *(final if isinstance(final, tuple) else (final,))], grads
+
+
+def stepped(layer):
+    """``layer.cell`` unrolled by hand, as gradient-flow analyses do."""
+    def run(x, state):
+        outputs = []
+        for t in range(x.shape[1]):
+            state = layer.cell(x[:, t], state)
+            outputs.append(state[0] if isinstance(state, tuple) else state)
+        return torch.stack(outputs, 1), state
+    return run
 
 
 @pytest.mark.parametrize("layer_class", LAYERS)
 def test_layer_equals_its_cell_stepped_by_hand(layer_class):
-    # what gradient-flow analyses do: unroll layer.cell themselves
+    # the fused loop against the cell, in float32: outputs, final state and every gradient
     torch.manual_seed(0)
     layer = layer_class(3, 4)
-    x = torch.randn(2, 5, 3)
-    outputs, final = layer(x)
-    state, stepped = None, []
-    for t in range(x.shape[1]):
-        state = layer.cell(x[:, t], state)
-        stepped.append(state[0] if isinstance(state, tuple) else state)
-    torch.testing.assert_close(outputs, torch.stack(stepped, 1), rtol=0, atol=1e-6)
-    params = list(layer.parameters())
-    grads = torch.autograd.grad(projection_loss(outputs, final), params)
-    grads_stepped = torch.autograd.grad(projection_loss(torch.stack(stepped, 1), state), params)
-    for a, b in zip(grads, grads_stepped, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    if layer.cell.bias is not None:
+        nn.init.normal_(layer.cell.bias)
+    (values, grads), (values_ref, grads_ref) = (gradients(run, layer, torch.float32) for run in (layer, stepped(layer)))
+    for a, b in zip(values, values_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    for a, b in zip(grads, grads_ref, strict=True):
+        if b is None:  # h(0) of the peephole LSTM, which its cell never reads
+            assert a is None
+        else:
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer_class", LAYERS)
+def test_float32_layer_matches_float64_spec_equations(layer_class):
+    # the float32 loop (oneDNN's products where torch has them) against the equations in float64
+    torch.manual_seed(0)
+    layer = layer_class(3, 4)
+    if layer.cell.bias is not None:
+        nn.init.normal_(layer.cell.bias)
+    values, grads = gradients(layer, layer, torch.float32)
+    layer64 = layer_class(3, 4).double()
+    layer64.load_state_dict(layer.state_dict())
+    values_ref, grads_ref = gradients(lambda x, s: SPEC[layer_class](layer64.cell, x, s), layer64, torch.float64)
+    for a, b in zip([*values, *grads], [*values_ref, *grads_ref], strict=True):
+        if b is None:
+            assert a is None
+        else:
+            torch.testing.assert_close(a.double(), b, rtol=1e-5, atol=1e-5)
 
 
 def test_bilstm_halves_are_lstms_over_the_sequence_and_its_reverse():
@@ -200,14 +145,28 @@ def test_bilstm_halves_are_lstms_over_the_sequence_and_its_reverse():
 def test_bilstm_matches_torch_bidirectional_lstm_and_splits_its_initial_state():
     torch.manual_seed(0)
     ref = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+    # Ensure same weights and bias:
     ours = BiLSTM.from_torch(ref)
     x = torch.randn(2, 5, 3)
     h0, c0 = torch.randn(2, 2, 4), torch.randn(2, 2, 4)  # torch: (direction, B, H)
-    out_ref, (h_ref, c_ref) = ref(x, (h0, c0))
-    out, (h, c) = ours(x, (torch.cat(tuple(h0), 1), torch.cat(tuple(c0), 1)))
+    x_ref, h0_ref, c0_ref = (t.clone().requires_grad_() for t in (x, h0, c0))
+    x_ours, h0_ours, c0_ours = (t.requires_grad_() for t in (x, torch.cat(tuple(h0), 1), torch.cat(tuple(c0), 1)))
+    out_ref, (h_ref, c_ref) = ref(x_ref, (h0_ref, c0_ref))
+    out, (h, c) = ours(x_ours, (h0_ours, c0_ours))
     torch.testing.assert_close(out, out_ref, rtol=0, atol=1e-6)
     torch.testing.assert_close(h, torch.cat(tuple(h_ref), 1), rtol=0, atol=1e-6)
     torch.testing.assert_close(c, torch.cat(tuple(c_ref), 1), rtol=0, atol=1e-6)
+    projection_loss(out_ref, (torch.cat(tuple(h_ref), 1), torch.cat(tuple(c_ref), 1))).backward()
+    projection_loss(out, (h, c)).backward()
+    pairs = [(x_ours.grad, x_ref.grad), (h0_ours.grad, torch.cat(tuple(h0_ref.grad), 1)),
+             (c0_ours.grad, torch.cat(tuple(c0_ref.grad), 1))]
+    for lstm, suffix in ((ours.forward_lstm, "_l0"), (ours.backward_lstm, "_l0_reverse")):
+        pairs += [(lstm.cell.weight_ih.grad, getattr(ref, "weight_ih" + suffix).grad),
+                  (lstm.cell.weight_hh.grad, getattr(ref, "weight_hh" + suffix).grad),
+                  (lstm.cell.bias.grad, getattr(ref, "bias_ih" + suffix).grad),
+                  (lstm.cell.bias.grad, getattr(ref, "bias_hh" + suffix).grad)]
+    for a, b in pairs:
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
 def test_from_torch_rejects_the_wrong_direction():

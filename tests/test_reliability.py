@@ -24,6 +24,8 @@ from seqgraph import checkpoint
 from seqgraph.cli import main
 from seqgraph.datadir import data_dir
 
+from .conftest import missing_mirror
+
 TEXT = "the people of the union govern the states, and the states govern the towns.\n" * 40
 TEXT_TINY = ["--batch", "4", "--seq-len", "10", "--hidden", "16", "--embedding", "8", "--seed", "5"]
 # dropout draws from the global torch generator, the cosine schedule has state, eval and samples fall mid-run
@@ -187,7 +189,7 @@ def planetoid(change):
     def setup(tmp_path, text_folder):
         cora, folder = data_dir() / "planetoid" / "cora", tmp_path / "data"
         if not cora.is_dir():
-            pytest.skip("data mirror not found: set SEQGRAPH_DATA (the Makefile does)")
+            missing_mirror()
         shutil.copytree(cora, folder, copy_function=shutil.copyfile)
         folder.chmod(0o755)  # the mirror is read-only
         change(folder)

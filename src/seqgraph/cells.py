@@ -4,10 +4,12 @@ A cell's ``forward(x, state)`` takes one time step ``x`` of shape ``(B, I)`` and
 ``h`` of shape ``(B, H)`` for :class:`RNNCell` and :class:`GRUCell`, ``(h, c)`` for the two LSTMs. A missing
 state is the zero state $h(0) = c(0) = 0$, built with ``x.new_zeros``.
 
-Each step is split in two so that :mod:`seqgraph.recurrent` can unroll a cell fast: ``project_input(x)``
-computes the input terms ($W_{\cdot x} x + b_\cdot$) for any leading shape, so a layer applies it to all
-timesteps in one matrix product, and ``step(x_proj, state)`` does the recurrent product and the gate
-arithmetic. ``forward(x, state) == step(project_input(x), state)``.
+Each step is split in two, as the layers of :mod:`seqgraph.recurrent` split it: ``project_input(x)`` computes
+the input terms ($W_{\cdot x} x + b_\cdot$) for any leading shape, so that a loop applies it to all timesteps
+in one matrix product, and ``step(x_proj, state)`` does the recurrent product and the gate arithmetic.
+``forward(x, state) == step(project_input(x), state)``. The cells are the line-by-line reference for the
+equations: the layers run them in the fused loops of :mod:`seqgraph.fused`, whose hand-written backward
+passes the tests tie to these cells stepped by hand.
 
 The weights of all gates are fused as in ``torch.nn``: ``weight_ih`` stacks the input matrices of the
 gates, ``weight_hh`` the recurrent ones, ``bias`` the biases (one per gate, as in SPEC; ``torch.nn`` keeps

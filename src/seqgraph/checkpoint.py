@@ -7,7 +7,9 @@ anything but tensors and primitives. A resumable trainer's ``state_dict()`` is i
 states included (:mod:`seqgraph.seeding`); its ``load_state_dict()`` checks it with :func:`check_compatible`.
 """
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -35,6 +37,20 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     if not isinstance(obj, dict):
         raise InputError(f"{path} is not a seqgraph checkpoint (holds a {type(obj).__name__}, not a dict)")
     return obj
+
+
+@contextlib.contextmanager
+def complete(path: str | os.PathLike) -> Iterator[None]:
+    """While a trainer restores its state: a key that is missing or a tensor of the wrong shape or type (a checkpoint
+    edited or written by other code) raises InputError in one line instead of a traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+        if isinstance(e, InputError):
+            raise
+        reason = " ".join(str(e).split())[:300]
+        what = f"lacks {reason}" if isinstance(e, KeyError) else f"does not fit this run: {reason}"
+        raise InputError(f"{path} {what}") from e
 
 
 def check_compatible(ckpt: dict, kind: str, config: dict, keys: tuple[str, ...], path: str | os.PathLike) -> None:

@@ -1,16 +1,20 @@
 """The ``seqgraph`` command: one sub-command group per module of :mod:`seqgraph.commands`.
 
-Exit codes: 0 success, 1 some ``reproduce`` experiment failed, 2 bad input (one line on stderr, no traceback),
+Exit codes: 0 success, 1 some ``reproduce`` experiment failed, 2 bad input or a refusal of the system (a
+permission, a full disk; one line on stderr, no traceback),
 3 non-finite loss, 130 interrupted (Ctrl-C), 141 output pipe closed by its reader, 143 stopped by SIGTERM.
 """
 
 import argparse
+import errno
 import importlib
 import os
 import signal
 import sys
+import warnings
 
-from . import __version__
+from . import __version__, outdir
+from .datadir import UnverifiedData
 from .errors import InputError, NonFiniteLossError
 
 # Each module defines ``register(subparsers)``, which adds its parser(s) with ``func`` set.
@@ -47,6 +51,8 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    locks = outdir.held()  # reproduce runs commands in-process: each releases only the folders it locked
     try:
         return args.func(args) or 0
     except InputError as e:
@@ -62,7 +68,27 @@ def main(argv: list[str] | None = None) -> int:
         # the reader of our output left (`seqgraph ... | head`): silence the flush at exit, as a shell tool would
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE
+    except OSError as e:  # the system refused: a permission, a full disk, a folder that went away
+        where = f": {e.filename}" if e.filename else ""
+        kept = ("; every file written before is kept whole (writes are atomic)" if e.errno == errno.ENOSPC else "")
+        print(f"seqgraph {args.command}: error: {e.strerror or e}{where}{kept}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"seqgraph {args.command}: error: out of memory; choose smaller sizes", file=sys.stderr)
+        return 2
+    finally:
+        outdir.release(locks)
 
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """seqgraph's own warnings (:class:`~seqgraph.datadir.UnverifiedData`) as one line; others as Python shows them."""
+    if issubclass(category, UnverifiedData):
+        print(f"seqgraph: warning: {message}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
 
 if __name__ == "__main__":
     sys.exit(main())

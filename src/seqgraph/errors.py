@@ -22,7 +22,8 @@ class InputError(ValueError):
 class NonFiniteLossError(RuntimeError):
     """The training loss (or the gradient norm, ``quantity="gradient norm"``) became NaN or infinite. Exit code 3."""
 
-    def __init__(self, step: int, value: float, quantity: str = "loss"):
-        super().__init__(f"{quantity} became {value} at step {step}; stopped, the last good checkpoint is kept")
+    def __init__(self, step: int, value: float, quantity: str = "loss", checkpointed: bool = True):
+        kept = ", the last good checkpoint is kept" if checkpointed else ""
+        super().__init__(f"{quantity} became {value} at step {step}; stopped{kept}")
         self.step = step
         self.value = value

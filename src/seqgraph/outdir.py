@@ -1,43 +1,103 @@
-"""Output directories: one experiment per folder, never silently overwritten.
+"""Output directories: one experiment per folder, never silently overwritten, one run at a time.
 
-Each run writes ``run.json`` (what ran: the command and its configuration) first. A folder whose
-``run.json`` names another command or configuration is refused unless ``force`` is set, so that
-one experiment's results never overwrite another's by accident. A folder that holds nothing but
-``run.json`` (a run that stopped on bad input before writing anything) is taken over.
+Each run writes ``run.json`` (what ran: the command and its configuration) first. A folder is used only when it
+is empty, when it holds nothing but ``run.json`` (a run that stopped on bad input before writing anything), or
+when its ``run.json`` names the same command and configuration; anything else, a folder of the user's own files
+included, is refused unless ``force`` is set. :func:`check` decides without writing, so a command checks every
+input before :func:`prepare` writes. While the run lasts it holds an exclusive lock (``fcntl.flock``) on
+``.seqgraph.lock`` in the folder, which names its process id: a second run into the same folder is refused, not
+interleaved. Temporary files that a killed run left behind (:mod:`seqgraph.atomic`) are removed once the lock is
+held.
 """
 
+import contextlib
+import fcntl
 import json
 import os
+import re
 from pathlib import Path
 
 from .atomic import atomic_open
 from .errors import InputError
 
 RUN_FILE = "run.json"
+LOCK_FILE = ".seqgraph.lock"
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}$")  # tempfile.mkstemp's name for an atomic write under way
+_held: dict[Path, int] = {}  # folder -> file descriptor of its lock, for the locks this process holds, in order
 
 
 class FolderTaken(InputError):
-    """The output folder holds the results of another experiment."""
+    """The output folder holds another experiment's results, or files seqgraph did not write."""
 
 
-def prepare(out: str | os.PathLike, command: str, config: dict, force: bool = False) -> Path:
-    """Create ``out`` for ``command`` with ``config``; refuse (:class:`FolderTaken`) a folder of another experiment."""
+def check(out: str | os.PathLike, command: str, config: dict, force: bool = False) -> Path:
+    """Raise unless ``out`` may receive a run of ``command`` with ``config`` (see the module docstring)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a folder")
-    previous = out / RUN_FILE
-    if previous.exists() and not force and any(p.name != RUN_FILE for p in out.iterdir()):
-        try:
-            old = json.loads(previous.read_text())
-        except (OSError, ValueError):
-            old = None
-        if not isinstance(old, dict) or old.get("command") != command or old.get("config") != _jsonable(config):
-            raise FolderTaken(f"{out} holds the results of another experiment ({previous})")
-    elif not previous.exists() and out.is_dir() and (out / "results.json").exists() and not force:
-        raise FolderTaken(f"{out} already holds results.json from an unknown run")
+    if (out / LOCK_FILE).exists() and out.resolve() not in _held:
+        os.close(_take_lock(out))  # refused if another process holds it
+    if force or not out.exists():
+        return out
+    entries = [p.name for p in out.iterdir() if p.name != LOCK_FILE and not _TEMPORARY.match(p.name)]
+    if not entries or entries == [RUN_FILE]:
+        return out
+    if RUN_FILE not in entries:
+        shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
+        raise FolderTaken(f"{out} holds files of an unknown run ({shown}), not written by seqgraph")
+    try:
+        old = json.loads((out / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict) or old.get("command") != command or old.get("config") != _jsonable(config):
+        raise FolderTaken(f"{out} holds the results of another experiment ({out / RUN_FILE})")
+    return out
+
+
+def prepare(out: str | os.PathLike, command: str, config: dict, force: bool = False) -> Path:
+    """:func:`check`, then create ``out``, lock it for this process and write ``run.json``."""
+    out = check(out, command, config, force)
     out.mkdir(parents=True, exist_ok=True)
+    lock(out)
+    for stale in out.rglob(".*"):
+        if stale.is_file() and _TEMPORARY.match(stale.name):
+            stale.unlink()
     write_json(out / RUN_FILE, {"command": command, "config": config})
     return out
+
+
+def lock(out: Path) -> None:
+    """Take the folder's lock until :func:`release` (another process is refused, naming the holder; this one may
+    run into the folder again, as ``reproduce`` and the tests do)."""
+    if out.resolve() in _held:
+        return
+    fd = _take_lock(out)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held[out.resolve()] = fd
+
+
+def _take_lock(out: Path) -> int:
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise InputError(f"{out} is in use by another seqgraph run (process {holder})") from None
+    return fd
+
+
+def held() -> int:
+    """How many folder locks this process holds (a command releases those it took: :func:`release`)."""
+    return len(_held)
+
+
+def release(keep: int = 0) -> None:
+    """Release the locks taken after the first ``keep``."""
+    for folder in list(_held)[keep:]:
+        with contextlib.suppress(OSError):
+            os.close(_held.pop(folder))  # closing the descriptor drops the flock
 
 
 def write_json(path: str | os.PathLike, obj) -> None:

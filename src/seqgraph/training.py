@@ -36,6 +36,9 @@ def guarded_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch
     loss_value = loss_sum / distributed.world_size()
     if not math.isfinite(loss_value):
         raise NonFiniteLossError(step, loss_value)
+    for group in optimizer.param_groups:  # a schedule can drive it past what the optimiser's float32 arithmetic holds
+        if not abs(group["lr"]) <= torch.finfo(torch.float32).max:
+            raise NonFiniteLossError(step, group["lr"], quantity="learning rate")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm).item()

@@ -3,15 +3,17 @@
 A corpus is any UTF-8 text file (a BOM is stripped) or a named book of the data directory. Project
 Gutenberg's header and licence are cut at their ``*** START OF`` / ``*** END OF`` lines unless asked
 to keep them. The vocabulary is the sorted set of the text's characters; the text is encoded once
-to a compact integer array (uint8 for up to 256 characters, else uint16/uint32), in chunks, into a
-memory-mapped ``.npy`` cache: a large corpus needs about its own size in RAM while it is encoded the first
-time, and after that only the pages that training windows touch (an int64 tensor would need 8 bytes a character).
+to a compact integer array (uint8 for up to 256 characters, else uint16/uint32), in chunks, and a training run
+keeps it as a memory-mapped ``.npy`` cache in its folder (:func:`cache_corpus`): the processes of a run share its
+pages, a resumed run maps it without decoding the text, and only the pages that training windows touch are read
+(an int64 tensor would need 8 bytes a character). A cache whose codes do not fit its vocabulary is ignored.
 
 The last ``val_fraction`` of the text is the validation split. Training windows of ``T`` characters
 are drawn at random from the training part only; the target is the input shifted by one character
 (teacher forcing), so a window of T inputs reads T + 1 characters.
 """
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -157,7 +159,8 @@ def code_dtype(vocab_size: int) -> np.dtype:
 
 def load_corpus(path: str | os.PathLike, val_fraction: float = 0.05, keep_boilerplate: bool = False,
                 cache_dir: str | os.PathLike | None = None) -> Corpus:
-    """Read, clean and encode a corpus; with ``cache_dir``, the codes are memory-mapped from a cache there.
+    """Read, clean and encode a corpus; with ``cache_dir``, the codes are memory-mapped from a cache there
+    (:func:`cache_corpus`), written first if it is missing or damaged. Without, nothing is written.
 
     The cache is ``corpus-<key>.npy`` plus ``corpus-<key>.json`` (vocabulary and characters stripped),
     keyed by the file's sha256 and ``keep_boilerplate``; a second load maps it without decoding the text.
@@ -166,18 +169,28 @@ def load_corpus(path: str | os.PathLike, val_fraction: float = 0.05, keep_boiler
         raise InputError(f"the validation fraction must be in (0, 1), got {val_fraction}")
     raw = _read_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
-    key = f"{digest[:16]}-{'raw' if keep_boilerplate else 'stripped'}"
-    cached = _read_cache(cache_dir, key) if cache_dir is not None else None
+    cached = _read_cache(cache_dir, _cache_key(digest, keep_boilerplate)) if cache_dir is not None else None
     if cached is not None:
         data, vocab, stripped = cached
         return Corpus(data, vocab, val_fraction, digest, stripped, keep_boilerplate)
     text, stripped = _clean(raw, path, keep_boilerplate)
     del raw
     vocab = "".join(sorted(set(text)))
-    if cache_dir is None:
-        return Corpus(encode(text, vocab), vocab, val_fraction, digest, stripped, keep_boilerplate)
-    data = _write_cache(Path(cache_dir), key, text, vocab, stripped)
-    return Corpus(data, vocab, val_fraction, digest, stripped, keep_boilerplate)
+    corpus = Corpus(encode(text, vocab), vocab, val_fraction, digest, stripped, keep_boilerplate)
+    return corpus if cache_dir is None else cache_corpus(corpus, cache_dir)
+
+
+def cache_corpus(corpus: Corpus, cache_dir: str | os.PathLike) -> Corpus:
+    """The same corpus with its codes memory-mapped from a cache in ``cache_dir``, written there if missing."""
+    key = _cache_key(corpus.sha256, corpus.keep_boilerplate)
+    if _read_cache(cache_dir, key) is None:
+        _write_cache(Path(cache_dir), key, corpus.data, corpus.vocab, corpus.stripped)
+    data, _, _ = _read_cache(cache_dir, key)
+    return dataclasses.replace(corpus, data=data)
+
+
+def _cache_key(digest: str, keep_boilerplate: bool) -> str:
+    return f"{digest[:16]}-{'raw' if keep_boilerplate else 'stripped'}"
 
 
 def _read_cache(cache_dir, key: str):
@@ -189,22 +202,18 @@ def _read_cache(cache_dir, key: str):
         data = np.load(npy, mmap_mode="r")
     except (OSError, ValueError):
         return None  # a damaged cache is rebuilt
-    if data.ndim != 1 or data.dtype != code_dtype(len(info["vocab"])):
-        return None
+    vocab_size = len(info["vocab"])
+    if data.ndim != 1 or data.dtype != code_dtype(vocab_size) or (len(data) and data.max() >= vocab_size):
+        return None  # not the codes of this vocabulary: tampered with or damaged
     return data, info["vocab"], info["stripped"]
 
 
-def _write_cache(cache_dir: Path, key: str, text: str, vocab: str, stripped: int) -> np.ndarray:
+def _write_cache(cache_dir: Path, key: str, codes: np.ndarray, vocab: str, stripped: int) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
-    npy = cache_dir / f"corpus-{key}.npy"
-    with replacing(npy) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=code_dtype(len(vocab)), shape=(len(text),))
-        encode(text, vocab, out)
-        out.flush()
-        del out
+    with replacing(cache_dir / f"corpus-{key}.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, codes)
     with atomic_open(cache_dir / f"corpus-{key}.json", "w", encoding="utf-8") as f:
         json.dump({"vocab": vocab, "stripped": stripped}, f)
-    return np.load(npy, mmap_mode="r")
 
 
 def check_length(corpus: Corpus, seq_len: int) -> None:

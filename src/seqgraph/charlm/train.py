@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from .. import checkpoint, distributed
 from ..errors import InputError
+from ..resources import check_fits, parameter_count
 from ..seeding import rng_state, seed_everything, set_rng_state
 from ..training import guarded_step
 from .data import Corpus, decode, sample_windows
@@ -122,6 +123,10 @@ class Trainer:
 
     def __init__(self, model_config: CharLMConfig, config: TextTrainConfig, corpus: Corpus,
                  device: str | torch.device = "cpu", corpus_name: str = ""):
+        m = model_config  # a step keeps about 8 numbers per unit of every layer, plus the logits and their gradient
+        check_fits("this character model", parameter_count(lambda: CharLM(m)),
+                   config.batch_size * config.seq_len * (m.embedding_dim + 8 * m.num_layers * m.hidden_size
+                                                         + 3 * m.vocab_size))
         seed_everything(config.seed + distributed.rank())  # own dropout masks; DDP copies rank 0's weights
         self.model_config, self.config, self.corpus, self.device = model_config, config, corpus, device
         self.corpus_name = corpus_name
@@ -236,14 +241,15 @@ class Trainer:
         """Continue from ``ckpt``; a checkpoint of another model, configuration or corpus is refused."""
         checkpoint.check_compatible(ckpt, KIND, self.config_dict, RESUME_KEYS, path)
         distributed.check_world_size(ckpt.get("world_size", 1), path)
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.step = ckpt["step"]
-        self.best_val_loss = ckpt["best_val_loss"]
-        self.history = ckpt["history"]
-        set_rng_state(ckpt["rng"][distributed.rank()])
-        self.generator.set_state(ckpt["batch_generator"])
+        with checkpoint.complete(path):
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+            self.step = ckpt["step"]
+            self.best_val_loss = ckpt["best_val_loss"]
+            self.history = ckpt["history"]
+            set_rng_state(ckpt["rng"][distributed.rank()])
+            self.generator.set_state(ckpt["batch_generator"])
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TextTrainConfig) -> torch.optim.lr_scheduler.LRScheduler:

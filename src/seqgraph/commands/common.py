@@ -54,6 +54,35 @@ def learning_rate(text: str) -> float:
     return value
 
 
+MAX_SEED = 2**32 - 1  # numpy's global generator takes seeds below 2**32
+
+
+def seed_value(text: str) -> int:
+    """A seed every random generator accepts: 0 .. 2**32 - 1."""
+    value = nonnegative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEED}, got {text}")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    value = _number(text, float)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
+class Distinct(argparse.Action):
+    """``nargs="+"`` that refuses a value given twice (it would run twice and count twice in mean ± std)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise argparse.ArgumentError(self, f"lists {', '.join(repeated)} more than once")
+        setattr(namespace, self.dest, values)
+
+
 def probability(text: str) -> float:
     value = _number(text, float)
     if not 0 <= value < 1:
@@ -101,13 +130,14 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
 
 
-def prepare_out(args, command: str, config: dict, out: str | None = None, force: bool | None = None) -> Path:
-    """:func:`seqgraph.outdir.prepare` for ``--out`` (or ``out``) and ``--force`` (or ``force``), its errors naming
-    the flags."""
+def prepare_out(args, command: str, config: dict, out: str | None = None, force: bool | None = None,
+                only_check: bool = False) -> Path:
+    """:func:`seqgraph.outdir.prepare` (or with ``only_check`` :func:`seqgraph.outdir.check`, which writes nothing)
+    for ``--out`` (or ``out``) and ``--force`` (or ``force``), its errors naming the flags."""
     out = args.out if out is None else out
     force = args.force if force is None else force
     try:
-        return outdir.prepare(out, command, config, force)
+        return (outdir.check if only_check else outdir.prepare)(out, command, config, force)
     except outdir.FolderTaken as e:
         raise InputError(f"--out {e}; choose another --out or pass --force") from e
     except InputError as e:

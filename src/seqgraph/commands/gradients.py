@@ -9,6 +9,7 @@ from .. import outdir
 from ..memory.gradients import classifier_gradient_norms, set_spectral_radius, spectral_radius
 from ..memory.train import ToyConfig, ToyTrainer
 from .common import (
+    Distinct,
     add_device_option,
     add_json_option,
     add_out_options,
@@ -19,6 +20,7 @@ from .common import (
     print_json,
     pyplot,
     resolve_device,
+    seed_value,
 )
 
 UNIDIRECTIONAL = ("rnn", "lstm", "gru")  # the peephole LSTM does not feed h(t) back
@@ -48,11 +50,11 @@ def register(sub) -> None:
     p.add_argument("--length", type=positive_int, default=30, help="T, the number of input steps (default: 30)")
     p.add_argument("--trained-steps", type=nonnegative_int, default=0,
                    help="also measure after this many training steps (default: 0, fresh model only)")
-    p.add_argument("--radii", type=positive_float, nargs="+", default=[0.5, 0.9, 1.0, 1.1, 1.5],
+    p.add_argument("--radii", type=positive_float, nargs="+", action=Distinct, default=[0.5, 0.9, 1.0, 1.1, 1.5],
                    help="spectral radii of the RNN's W_hh to sweep (default: 0.5 0.9 1.0 1.1 1.5)")
     p.add_argument("--hidden", type=positive_int, default=128, help="hidden size (default: 128)")
     p.add_argument("--batch", type=positive_int, default=128, help="batch size of the measurement (default: 128)")
-    p.add_argument("--seed", type=nonnegative_int, default=1, help="seed of weights and batches (default: 1)")
+    p.add_argument("--seed", type=seed_value, default=1, help="seed of weights and batches (default: 1)")
     add_out_options(p, "folder for results.json and gradient_flow.png")
     add_device_option(p)
     add_json_option(p)
@@ -68,9 +70,8 @@ def run(args) -> int:
     experiment = {"model": args.model, "length": args.length, "trained_steps": args.trained_steps,
                   "radii": args.radii, "hidden_size": args.hidden, "batch": args.batch, "seed": args.seed,
                   "device": device.type}
+    trainer = ToyTrainer(config, device)  # checks the sizes before anything is written
     out = prepare_out(args, "gradients", experiment)
-
-    trainer = ToyTrainer(config, device)
     x, y = trainer.task.batch(args.batch, np.random.default_rng([args.seed, 2]))
     x, y = x.to(device), y.to(device)
     curves = {"fresh": classifier_gradient_norms(trainer.model, x, y).tolist()}

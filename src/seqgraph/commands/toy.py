@@ -6,25 +6,26 @@ from pathlib import Path
 from typing import TypedDict
 
 from .. import checkpoint, distributed, outdir
-from ..errors import Interrupted
+from ..errors import InputError, Interrupted
 from ..memory.classifier import CLASSIFIERS
 from ..memory.tasks import make_task
-from ..memory.train import PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate
+from ..memory.train import KIND, PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate, check_memory
 from ..stats import pm, smooth, termination
 from .common import (
+    Distinct,
     StopRequest,
     add_device_option,
     add_json_option,
     add_out_options,
     learning_rate,
     naming,
-    nonnegative_int,
     on_torchrun,
     positive_float,
     positive_int,
     prepare_out,
     print_json,
     pyplot,
+    seed_value,
 )
 from .training_io import TrainingIO
 
@@ -58,11 +59,11 @@ def register(sub) -> None:
     )
     p.add_argument("--task", choices=tuple(PRESETS), default="randomcomb", help="the task (default: randomcomb)")
     p.add_argument("--model", choices=CLASSIFIERS, default="lstm", help="the recurrent classifier (default: lstm)")
-    p.add_argument("--length", type=positive_int, nargs="+",
+    p.add_argument("--length", type=positive_int, nargs="+", action=Distinct,
                    help="one or more lengths: the report's input_length N for randomcomb (N-1 input steps, N "
                    "classes), the integer length L for palindrome (4L+2 digits) and baumsweet (4L bits) "
                    "(default: Table 2's lengths of the task)")
-    p.add_argument("--seeds", type=nonnegative_int, nargs="+", default=[1, 2, 3],
+    p.add_argument("--seeds", type=seed_value, nargs="+", action=Distinct, default=[1, 2, 3],
                    help="seeds, one run each (default: 1 2 3)")
     p.add_argument("--stop-rule", choices=tuple(STOP_RULES), default="default",
                    help="; ".join(f"{k}: {v}" for k, v in STOP_RULES.items()).replace("%", "%%")
@@ -105,6 +106,12 @@ def run(args, device) -> int:
     experiment.update(lengths=lengths, seeds=args.seeds, device=device.type)
     distributed.shard(base.batch_size)  # a global batch that does not split equally is refused before any writing
     out = Path(args.out)
+    for length in lengths:
+        check_memory(dataclasses.replace(base, length=length))
+    if distributed.is_main():
+        prepare_out(args, "toy", experiment, only_check=True)
+    if not args.resume and not args.force:
+        _refuse_unfinished(out, lengths, args.seeds)
     distributed.main_first(lambda: prepare_out(args, "toy", experiment), others=False)
 
     summaries, histories = [], {}
@@ -129,11 +136,28 @@ def run(args, device) -> int:
     return 0
 
 
+def _checkpoint_path(out: Path, length: int, seed: int) -> Path:
+    return out / "checkpoints" / f"length{length}-seed{seed}.pt"
+
+
+def _refuse_unfinished(out: Path, lengths: list[int], seeds: list[int]) -> None:
+    """Starting afresh where a run of these stopped part-way would throw its progress away."""
+    for length in lengths:
+        for seed in seeds:
+            try:
+                ckpt = checkpoint.load(_checkpoint_path(out, length, seed))
+            except InputError:
+                continue  # no checkpoint, or one that cannot be resumed anyway
+            if ckpt.get("kind") == KIND and ckpt.get("summary") is None:
+                raise InputError(f"--out {out} holds the unfinished run length {length}, seed {seed}: add --resume "
+                                 "to continue it, or --force to start over")
+
+
 def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
            stop: StopRequest) -> tuple[ToyTrainer, dict]:
     """One run, resumed from its checkpoint when asked; checkpoints every ``every`` steps and at the end."""
     name = f"length{config.length}-seed{config.seed}"
-    path = out / "checkpoints" / f"{name}.pt"
+    path = _checkpoint_path(out, config.length, config.seed)
     trainer = ToyTrainer(config, device)
     if resume and path.exists():
         # on the CPU: random states must stay CPU tensors; the weights and Adam's state follow the model's device

@@ -240,7 +240,7 @@ def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.
         optimizer.step()
         loss = float(loss.detach())
         if not math.isfinite(loss):
-            raise NonFiniteLossError(epoch, loss)
+            raise NonFiniteLossError(epoch, loss, checkpointed=False)
         z = embed(model, x, edge_index)  # (N, latent)
         record = {"epoch": epoch, "loss": loss}
         for name, (pos_pairs, neg_pairs) in scored.items():

@@ -121,7 +121,7 @@ def fit_model(build: Callable[[int, int], nn.Module], graph: Graph, config: Node
     for epoch in range(1, config.epochs + 1):
         loss = train(model, optimizer, x, graph)
         if not math.isfinite(loss):
-            raise NonFiniteLossError(epoch, loss)
+            raise NonFiniteLossError(epoch, loss, checkpointed=False)  # graph training keeps no checkpoints
         record = {"epoch": epoch, "train_loss": loss, **test(model, x, graph)}
         history.append(record)
         if on_epoch is not None:

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from .. import checkpoint, distributed
 from ..errors import InputError
+from ..resources import check_fits, parameter_count
 from ..seeding import rng_state, seed_everything, set_rng_state
 from ..stats import mean_std
 from ..training import guarded_step
@@ -93,6 +94,16 @@ class ToyConfig:
         return cls(task=task, **values)
 
 
+def check_memory(config: ToyConfig) -> None:
+    """Refuse a configuration whose training would not fit in memory (:mod:`seqgraph.resources`)."""
+    task = make_task(config.task, config.length)
+    steps = task.batch(1, np.random.default_rng(0))[0].size(1)  # T
+    parameters = parameter_count(lambda: build_classifier(config.model, task.num_symbols, task.num_classes,
+                                                          config.hidden_size, config.embedding_dim))
+    check_fits("this classifier", parameters, config.batch_size * steps * 10 * config.hidden_size)  # every step's
+    # gates, cell and hidden states
+
+
 def rule_fires(rule: str, accuracies: list[float]) -> bool:
     """Whether the termination rule ``rule`` holds after the training accuracies so far."""
     if rule == "literal":
@@ -124,6 +135,7 @@ class ToyTrainer:
         self.config = config
         self.device = torch.device(device)
         self.task = make_task(config.task, config.length)
+        check_memory(config)
         seed_everything(config.seed)  # the initial weights depend on the seed alone
         self.model = build_classifier(config.model, self.task.num_symbols, self.task.num_classes,
                                       config.hidden_size, config.embedding_dim).to(self.device)
@@ -235,17 +247,18 @@ class ToyTrainer:
         """Continue from ``ckpt``; a checkpoint of another kind, configuration or number of processes is refused."""
         config = dataclasses.asdict(self.config)
         checkpoint.check_compatible(ckpt, KIND, config, tuple(config), path)
-        state = ckpt["trainer"]
-        distributed.check_world_size(state.get("world_size", 1), path)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step = state["step"]
-        self.history = {k: v.tolist() for k, v in state["history"].items()}
-        self.termination = dict(state["termination"])
-        self.evaluation = {r: tuple(e) if e else None for r, e in state["evaluation"].items()}
-        self.data.bit_generator.state = state["data"]
-        set_rng_state(ckpt["rng"])
-        self.result = ckpt["summary"]
+        with checkpoint.complete(path):
+            state = ckpt["trainer"]
+            distributed.check_world_size(state.get("world_size", 1), path)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step = state["step"]
+            self.history = {k: v.tolist() for k, v in state["history"].items()}
+            self.termination = dict(state["termination"])
+            self.evaluation = {r: tuple(e) if e else None for r, e in state["evaluation"].items()}
+            self.data.bit_generator.state = state["data"]
+            set_rng_state(ckpt["rng"])
+            self.result = ckpt["summary"]
 
 
 def aggregate(summaries: list[dict], task: str, model: str) -> dict:

@@ -12,14 +12,14 @@ from tqdm import tqdm
 from ...graph.data import Graph
 from ...graph.datasets import load_dataset
 from ...outdir import write_json
-from ..common import nonnegative_int, prepare_out, print_json, resolve_device
+from ..common import Distinct, prepare_out, print_json, resolve_device, seed_value
 
 
 def add_dataset_options(p, seeds: int = 10) -> None:
     p.add_argument("--dataset", default="cora",
                    help="cora, citeseer, pubmed (from the data directory) or a folder holding ind.<name>.* files "
                    "(default: cora)")
-    p.add_argument("--seeds", type=nonnegative_int, nargs="+", default=list(range(seeds)),
+    p.add_argument("--seeds", type=seed_value, nargs="+", action=Distinct, default=list(range(seeds)),
                    help=f"seeds, one run each (default: {' '.join(map(str, range(seeds)))})")
 
 

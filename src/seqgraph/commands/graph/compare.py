@@ -13,7 +13,7 @@ from ...graph.sage import GraphSAGE
 from ...graph.sequence import NeighbourhoodLSTM
 from ...graph.train import NodeTrainConfig, count_parameters, default_config, fit_model
 from ...stats import mean_std, pm
-from ..common import add_run_options, positive_int, pyplot
+from ..common import Distinct, add_run_options, positive_int, pyplot
 from .common import GraphRun, add_dataset_options
 
 
@@ -67,7 +67,7 @@ def register(sub) -> None:
         "the best validation epoch (mean ± std), parameters and seconds per epoch (one training step and one "
         "evaluation). Writes DIR/results.json and DIR/compare.png.")
     add_dataset_options(p)
-    p.add_argument("--models", choices=MODEL_NAMES, nargs="+", default=list(MODEL_NAMES),
+    p.add_argument("--models", choices=MODEL_NAMES, nargs="+", action=Distinct, default=list(MODEL_NAMES),
                    help="models to run (default: all)")
     p.add_argument("--epochs", type=positive_int,
                    help="maximum epochs for every model (default: each model's own, 200; GAT 1000 with patience 100)")

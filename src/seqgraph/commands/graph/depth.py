@@ -7,7 +7,7 @@ from typing import TypedDict
 from ...graph import depth
 from ...graph.train import NodeTrainConfig, fit_model
 from ...stats import mean_std, pm
-from ..common import add_run_options, learning_rate, nonnegative_float, positive_int, probability, pyplot
+from ..common import Distinct, add_run_options, learning_rate, nonnegative_float, positive_int, probability, pyplot
 from .common import GraphRun, add_dataset_options
 
 
@@ -33,9 +33,9 @@ def register(sub) -> None:
         "the same closed neighbourhood, which a plain GCN layer maps to the same value. Writes DIR/results.json "
         "and DIR/depth.png.")
     add_dataset_options(p, seeds=3)
-    p.add_argument("--layers", type=positive_int, nargs="+", default=[1, 2, 4, 8, 16],
+    p.add_argument("--layers", type=positive_int, nargs="+", action=Distinct, default=[1, 2, 4, 8, 16],
                    help="depths to train (default: 1 2 4 8 16)")
-    p.add_argument("--variants", choices=depth.VARIANTS, nargs="+", default=list(depth.VARIANTS),
+    p.add_argument("--variants", choices=depth.VARIANTS, nargs="+", action=Distinct, default=list(depth.VARIANTS),
                    help="layer kinds (default: all)")
     p.add_argument("--hidden", type=positive_int, default=64, help="hidden features (default: 64)")
     p.add_argument("--dropout", type=probability, default=0.5, help="dropout before every layer (default: 0.5)")

@@ -11,6 +11,7 @@ from ...graph.train import default_config, fit
 from ...outdir import write_json
 from ...stats import mean_std, pm
 from ..common import (
+    Distinct,
     add_run_options,
     learning_rate,
     nonnegative_float,
@@ -18,6 +19,7 @@ from ..common import (
     positive_int,
     probability,
     pyplot,
+    seed_value,
 )
 from . import minibatch
 from .common import GraphRun
@@ -69,7 +71,7 @@ def register(sub) -> None:
                    "(default: cora)")
     p.add_argument("--model", choices=(*NODE_MODELS, "sage"), default="gcn",
                    help="the network; sage (GraphSAGE-mean) in mini-batch mode only (default: gcn)")
-    p.add_argument("--seeds", type=nonnegative_int, nargs="+", default=list(range(10)),
+    p.add_argument("--seeds", type=seed_value, nargs="+", action=Distinct, default=list(range(10)),
                    help="seeds, one run each (default: 0 1 ... 9)")
     p.add_argument("--epochs", type=positive_int, help="maximum number of epochs (default: 200 GCN, 1000 GAT)")
     p.add_argument("--patience", type=nonnegative_int,

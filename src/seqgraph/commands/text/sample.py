@@ -1,5 +1,6 @@
 """`seqgraph text sample`: generate text from a trained model."""
 
+import argparse
 from typing import TypedDict
 
 import torch
@@ -7,10 +8,10 @@ import torch
 from ...charlm.data import decode, encode
 from ..common import (
     nonnegative_float,
-    nonnegative_int,
     positive_float,
     positive_int,
     print_json,
+    seed_value,
 )
 from .common import TEMPERATURE_HELP, add_checkpoint_option, add_prompt_options, clean_prompt, load_checkpoint
 
@@ -25,6 +26,25 @@ class SampleResults(TypedDict):
     samples: list[str]  # prompt (or start character) and continuation
 
 
+MIN_TEMPERATURE = 1e-3  # below it softmax(logits / T) is greedy anyway, and logits / T overflows long before 0
+
+
+def temperature(text: str) -> float:
+    """0 (greedy) or at least MIN_TEMPERATURE."""
+    value = nonnegative_float(text)
+    if 0 < value < MIN_TEMPERATURE:
+        raise argparse.ArgumentTypeError(f"must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {text}")
+    return value
+
+
+def inverse_temperature(text: str) -> float:
+    """τ = 1/T for T in [MIN_TEMPERATURE, ∞)."""
+    value = positive_float(text)
+    if value > 1 / MIN_TEMPERATURE:
+        raise argparse.ArgumentTypeError(f"must be at most {1 / MIN_TEMPERATURE:g}, got {text}")
+    return value
+
+
 def register(commands) -> None:
     p = commands.add_parser(
         "sample", help="generate text from a trained model",
@@ -35,13 +55,13 @@ def register(commands) -> None:
     p.add_argument("--prompt", default="", help="text to continue (default: a random start character per sample)")
     p.add_argument("--length", type=positive_int, default=200, help="characters to generate (default: 200)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--temperature", type=nonnegative_float, default=1.0, help=TEMPERATURE_HELP + " (default: 1)")
-    how.add_argument("--inverse-temperature", type=positive_float, metavar="TAU",
+    how.add_argument("--temperature", type=temperature, default=1.0, help=TEMPERATURE_HELP + " (default: 1)")
+    how.add_argument("--inverse-temperature", type=inverse_temperature, metavar="TAU",
                      help="the assignment's τ in softmax(τ·x̃); the same as --temperature 1/τ")
     how.add_argument("--greedy", action="store_true", help="always the most likely character (temperature 0)")
     p.add_argument("--top-k", type=positive_int, help="draw only among the K most likely characters")
     p.add_argument("--num", type=positive_int, default=1, help="samples, generated as one batch (default: 1)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the draws (default: 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the draws (default: 0)")
     add_prompt_options(p)
     p.set_defaults(func=run_sample)
 

@@ -1,6 +1,5 @@
 """`seqgraph text train`: train the character model on a corpus; checkpoints, curves, samples.md, results.json."""
 
-import argparse
 import signal
 import sys
 import time
@@ -9,8 +8,8 @@ from typing import TypedDict
 
 from ... import checkpoint, distributed
 from ...atomic import atomic_open
-from ...charlm.data import check_length, load_corpus, resolve
-from ...charlm.train import PRESETS, Trainer, preset_values, split_config
+from ...charlm.data import cache_corpus, check_length, load_corpus, resolve
+from ...charlm.train import KIND, PRESETS, Trainer, preset_values, split_config
 from ...errors import InputError
 from ...outdir import write_json
 from ...stats import smooth
@@ -22,14 +21,15 @@ from ..common import (
     add_out_options,
     learning_rate,
     naming,
-    nonnegative_int,
     on_torchrun,
+    open_fraction,
     positive_float,
     positive_int,
     prepare_out,
     print_json,
     probability,
     pyplot,
+    seed_value,
 )
 from ..training_io import TrainingIO
 from .common import BEST, LAST
@@ -53,13 +53,6 @@ class TextResults(TypedDict):
     interrupted: int  # the signal that stopped the run, 0 if it finished
 
 
-def _fraction(text: str) -> float:
-    value = probability(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be in (0, 1), got 0")
-    return value
-
-
 # flag, config key, type (or choices), help: each overrides the preset's value when given
 HYPERPARAMETERS = (
     ("--steps", "steps", positive_int, "optimiser updates"),
@@ -77,9 +70,9 @@ HYPERPARAMETERS = (
      "--lr-decay-every steps (the assignment: 0.96 every 5000)"),
     ("--lr-decay-every", "lr_decay_every", positive_int, "step schedule: steps between decays"),
     ("--max-norm", "max_norm", positive_float, "clip the gradient to this global L2 norm"),
-    ("--val-fraction", "val_fraction", _fraction, "the last part of the text held out for validation, in (0, 1)"),
+    ("--val-fraction", "val_fraction", open_fraction, "the last part of the text held out for validation, in (0, 1)"),
     ("--eval-every", "eval_every", positive_int, "steps between validation losses"),
-    ("--seed", "seed", nonnegative_int, "seed of the initialisation, the batches and dropout"),
+    ("--seed", "seed", seed_value, "seed of the initialisation, the batches and dropout"),
 )
 
 
@@ -126,25 +119,26 @@ def run_train(args, device) -> int:
         raise InputError("--out DIR is required (or --resume DIR)")
     distributed.shard(values["batch_size"])  # a global batch that does not split equally is refused before writing
     corpus_path = resolve(args.corpus, args.data_dir)
+    # Every input is checked before anything is written: the corpus (encoded in memory for now), the sizes, and
+    # when resuming the checkpoint against this run (configuration and corpus: Trainer.load_state_dict).
+    trainer = _trainer(args, values, corpus_path, device)
     if args.resume:
-        # Resuming: the trainer checks the checkpoint against this run (configuration and corpus) before anything
-        # is written; the corpus cache is the one of the run being resumed.
         path = Path(args.resume) / LAST
         # on the CPU: random states must stay CPU tensors; the weights and Adam's state follow the model's device
-        ckpt = checkpoint.load(path)
-        trainer = _trainer(args, values, corpus_path, device, cache_dir=Path(args.resume))
-        trainer.load_state_dict(ckpt, str(path))
-    if not args.dry_run:
-        # resuming into its own folder rewrites run.json, which may differ in settings like --eval-every
-        same_folder = args.resume is not None and Path(out).resolve() == Path(args.resume).resolve()
-        distributed.main_first(
-            lambda: prepare_out(args, "text train", run_config, out=out, force=args.force or same_folder),
-            others=False)
-        out = Path(out)
-    if not args.resume:
-        trainer = _trainer(args, values, corpus_path, device, cache_dir=None if args.dry_run else out)
+        trainer.load_state_dict(checkpoint.load(path), str(path))
     if args.dry_run:
         return _dry_run(trainer, args)
+    out = Path(out)
+    # resuming into its own folder rewrites run.json, which may differ in settings like --eval-every
+    same_folder = args.resume is not None and out.resolve() == Path(args.resume).resolve()
+    if distributed.is_main():
+        prepare_out(args, "text train", run_config, out=out, force=args.force or same_folder, only_check=True)
+    if not args.resume and not args.force:
+        _refuse_unfinished(out)
+    distributed.main_first(
+        lambda: prepare_out(args, "text train", run_config, out=out, force=args.force or same_folder), others=False)
+    # rank 0 writes the corpus cache, the other processes map it
+    trainer.corpus = distributed.main_first(lambda: cache_corpus(trainer.corpus, out))
     results = _train(trainer, out, args.checkpoint_every, corpus_path)
     if not distributed.is_main():  # rank 0 reports for all
         return 128 + results["interrupted"] if results["interrupted"] else 0
@@ -162,14 +156,25 @@ def run_train(args, device) -> int:
     return 0
 
 
-def _trainer(args, values: dict, corpus_path: Path, device, cache_dir: Path | None) -> Trainer:
-    """The trainer of this command line, on the corpus encoded once (rank 0 writes the cache, the others read it)."""
-    corpus = distributed.main_first(
-        lambda: load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate, cache_dir=cache_dir))
+def _trainer(args, values: dict, corpus_path: Path, device) -> Trainer:
+    """The trainer of this command line, on the corpus encoded in memory (nothing is written)."""
+    corpus = load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate)
     with naming(f"--seq-len {values['seq_len']}"):
         check_length(corpus, values["seq_len"])
     model_config, config = split_config(values, len(corpus.vocab))
     return Trainer(model_config, config, corpus, device, corpus_name=args.corpus)
+
+
+def _refuse_unfinished(out: Path) -> None:
+    """Starting afresh in a folder whose checkpoint is an unfinished run would throw that progress away."""
+    try:
+        ckpt = checkpoint.load(out / LAST)
+    except InputError:
+        return  # no checkpoint, or one that cannot be resumed anyway
+    step, steps = ckpt.get("step"), ckpt.get("config", {}).get("steps")
+    if ckpt.get("kind") == KIND and isinstance(step, int) and isinstance(steps, int) and step < steps:
+        raise InputError(f"--out {out} holds an unfinished run (step {step} of {steps}): add --resume {out} to "
+                         "continue it, or --force to start over")
 
 
 def _dry_run(trainer: Trainer, args) -> int:

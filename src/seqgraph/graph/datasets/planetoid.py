@@ -164,13 +164,47 @@ def _unpickle(path: Path):
             raise InputError(f"{path} is not a readable Planetoid pickle: {e}") from None
 
 
+MAX_DENSE = 2**30  # numbers in one dense feature matrix (4 GiB of float32): Pubmed's allx has 9.4 million
+
+
 def _features(path: Path) -> np.ndarray:
     m = _unpickle(path)
     if scipy.sparse.issparse(m):
-        m = m.toarray()
+        m = _checked_csr(m, path).toarray()
     if not isinstance(m, np.ndarray) or m.ndim != 2 or not np.issubdtype(m.dtype, np.number):
         raise InputError(f"{path} must hold a 2-D numeric matrix")
     return m.astype(np.float32)
+
+
+def _checked_csr(m, path: Path):
+    """``m`` if its arrays describe a CSR matrix that scipy can expand safely, else InputError.
+
+    Unpickling sets a matrix's arrays without any check, and scipy's C code trusts them: an index past the number
+    of columns writes out of bounds (a crash), a forged shape asks for terabytes. Every invariant of the format
+    is checked here, before scipy touches the arrays.
+    """
+    def refuse(why: str):
+        raise InputError(f"{path} holds a malformed sparse matrix: {why}")
+    shape = getattr(m, "_shape", None)
+    if (not isinstance(m, scipy.sparse.csr_matrix) or not isinstance(shape, tuple) or len(shape) != 2
+            or not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape)):
+        refuse(f"shape {shape!r}")
+    rows, cols = (int(n) for n in shape)
+    if rows * cols > MAX_DENSE:
+        refuse(f"{rows} x {cols} is larger than {MAX_DENSE:,} numbers")
+    indptr, indices, data = (getattr(m, name, None) for name in ("indptr", "indices", "data"))
+    for name, a in (("indptr", indptr), ("indices", indices)):
+        if not isinstance(a, np.ndarray) or a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+            refuse(f"{name} is not a 1-D integer array")
+    if not isinstance(data, np.ndarray) or data.ndim != 1 or not np.issubdtype(data.dtype, np.number):
+        refuse("data is not a 1-D numeric array")
+    if len(indptr) != rows + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        refuse(f"indptr must rise from 0 in {rows + 1} entries")
+    if indptr[-1] != len(indices) or len(indices) != len(data):
+        refuse(f"indptr ends at {indptr[-1]} for {len(indices)} indices and {len(data)} values")
+    if len(indices) and (indices.min() < 0 or indices.max() >= cols):
+        refuse(f"column indices must lie in 0..{cols - 1}")
+    return m
 
 
 def _labels(path: Path) -> np.ndarray:

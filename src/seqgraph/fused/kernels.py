@@ -1,0 +1,79 @@
+r"""The operations every fused loop of :mod:`seqgraph.fused` shares: matrix products and tanh.
+
+Matrix products. ``torch.mm`` on float32 CPU tensors calls MKL, which on AMD processors runs its AVX2
+kernels even where the CPU has AVX-512; oneDNN, the library behind ``torch.nn.LSTM`` on the CPU, uses
+AVX-512 there. On the 2-core AMD EPYC (AVX-512) behind ``benchmarks/results``, a ``(128, 128) x (128, 512)``
+product takes 183 us through MKL and 97 us through oneDNN, one thread. So :func:`linear` calls oneDNN's
+inner product, through ``torch.ops.mkldnn._linear_pointwise`` (the operator torch's own compiler emits for
+linear layers), for float32 CPU tensors while ``torch.backends.mkldnn`` is enabled, and ``F.linear``
+otherwise: float64, other devices, builds without oneDNN, or inside ``torch.backends.mkldnn.flags(enabled=False)``.
+
+tanh. On the CPU ``torch.tanh`` of a ``(128, 128)`` tensor costs about nine sigmoids (39 us vs 4.5 us), so
+:func:`tanh` computes $\tanh x = 2 \sigma(2x) - 1$ in four cheap operations.
+"""
+
+import torch
+
+_ONEDNN_LINEAR = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() \
+    else None
+
+
+def onednn(x: torch.Tensor) -> bool:
+    """Whether products with ``x`` go through oneDNN: float32 on the CPU, oneDNN built and enabled, and ``x`` not
+    empty (oneDNN has no inner product over zero rows)."""
+    return (_ONEDNN_LINEAR is not None and x.dtype == torch.float32 and x.device.type == "cpu"
+            and torch.backends.mkldnn.enabled and x.numel() > 0)
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x @ weight.T + bias`` without autograd: ``x`` ``(..., K)``, ``weight`` ``(N, K)``, ``bias`` ``(N)`` or
+    None -> ``(..., N)``. Either matrix may be a slice or a transposed view."""
+    if onednn(x):
+        return _ONEDNN_LINEAR(_plain(x), _plain(weight), bias, "none", [], "")
+    return torch.nn.functional.linear(x, weight, bias)
+
+
+def batched_linear(x: torch.Tensor, weight: torch.Tensor, add: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``add + x @ weight.T`` for each of ``D`` independent directions into ``out`` (which may be ``add``): ``x``
+    ``(D, B, K)``, ``weight`` ``(D, N, K)``, ``add`` and ``out`` ``(D, B, N)``. One ``torch.baddbmm``, or one
+    oneDNN call per direction: torch has no batched product through oneDNN, and two oneDNN calls (241 us for
+    the benchmark's LSTM step) beat MKL's ``baddbmm`` (368 us) on the CPU."""
+    if onednn(x):
+        for d in range(x.shape[0]):
+            torch.add(add[d], linear(x[d], weight[d]), out=out[d])
+        return out
+    return torch.baddbmm(add, x, weight.transpose(1, 2), out=out)
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    """``t``, or a contiguous copy unless it is contiguous or the transpose of a contiguous matrix: oneDNN
+    re-lays out other strides slowly (a 1920 x 256 weight taken from a 1920 x 384 buffer: 1.5 s instead of
+    2 ms), and even for a row slice copying first is faster (60 us instead of 100 us for 128 x 256)."""
+    return t if t.is_contiguous() or (t.dim() == 2 and t.t().is_contiguous()) else t.contiguous()
+
+
+def project(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The input terms of every step in one product: ``x`` ``(T, B, I)`` -> ``(T, B, N)``, time-major so that
+    each step's slice is contiguous."""
+    return linear(x.reshape(-1, x.shape[-1]), weight, bias).view(*x.shape[:-1], weight.shape[0])
+
+
+def project_backward(d_proj: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, needs: tuple[bool, ...]):
+    """The gradients of :func:`project` that ``needs`` asks for (x, weight, bias; None for the others): the
+    input's and the weight's in one product each over all steps."""
+    d_x = linear(d_proj, weight.t()) if needs[0] else None  # (T, B, I)
+    d_weight = weight_gradient(d_proj, x) if needs[1] else None  # (N, I)
+    d_bias = d_proj.sum((0, 1)) if needs[2] else None
+    return d_x, d_weight, d_bias
+
+
+def weight_gradient(d: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    r"""$\sum_t d(t)^\top \mathrm{inputs}(t)$ over all steps and rows in one product: ``d`` ``(T, B, N)``,
+    ``inputs`` ``(T, B, K)`` -> ``(N, K)``, the gradient of a weight $W$ used as ``inputs @ W.T``. Computed as
+    the transpose of ``inputs^T d``: with ``T * B`` as the inner dimension, oneDNN is 10% faster that way."""
+    return linear(inputs.reshape(-1, inputs.shape[-1]).t(), d.reshape(-1, d.shape[-1]).t()).t()
+
+
+def tanh(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    r"""$\tanh x = 2 \sigma(2x) - 1$ into ``out`` (which may be ``x`` itself)."""
+    return torch.add(x, x, out=out).sigmoid_().mul_(2).sub_(1)

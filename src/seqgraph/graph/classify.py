@@ -1,0 +1,175 @@
+r"""Graph classification models: GIN, GCN with a readout, GIN with Set2Set, and a structure-agnostic baseline.
+
+Every model maps a batch of graphs (their disjoint union, :mod:`seqgraph.graph.batch`) to class scores:
+``forward(x, edge_index, batch, num_graphs) -> (B, C)``, ``x`` ``(N, F)``, ``edge_index`` ``(2, E)`` or, faster,
+a :class:`~seqgraph.graph.sparse.SparseAdjacency` (a batch's ``adjacency``).
+"""
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import InputError
+from .layers import GCNConv, propagate
+from .readout import READOUTS, Set2Set, sum_readout
+from .sparse import SparseAdjacency
+
+MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline")
+
+
+def mlp(in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2) -> nn.Sequential:
+    """``num_layers`` linear layers with batch norm and ReLU between them (GIN's MLPs: "batch normalization is
+    applied on every hidden layer"); the output layer is linear."""
+    sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(a, b))
+        if i < num_layers - 1:
+            layers += [nn.BatchNorm1d(b), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class GINConv(nn.Module):
+    r"""The graph isomorphism layer of Xu, Hu, Leskovec & Jegelka, "How Powerful are Graph Neural Networks?"
+    (ICLR 2019), https://arxiv.org/abs/1810.00826, eq. (4.1):
+
+    .. math::
+        h_v^{(k)} = \mathrm{MLP}^{(k)}\Big((1 + \epsilon^{(k)}) \cdot h_v^{(k-1)} + \sum_{u \in N(v)} h_u^{(k-1)}\Big)
+        \qquad (4.1)
+
+    The sum over neighbours is injective on multisets (Lemma 5), which makes GIN as powerful as the
+    Weisfeiler-Lehman test (Theorem 3). GIN-0 fixes :math:`\epsilon = 0`; GIN-ε learns it (``train_eps``).
+    PyG's names: ``nn`` is the MLP, ``eps`` the parameter or buffer :math:`\epsilon`.
+
+    Args:
+        nn: the MLP :math:`\mathrm{MLP}^{(k)}`, ``(N, F) -> (N, F')``.
+        eps: the initial (or fixed) :math:`\epsilon`.
+        train_eps: learn :math:`\epsilon` (GIN-ε) instead of keeping it fixed (GIN-0 when ``eps=0``).
+
+    Shapes: ``x`` ``(N, F)``, ``edge_index`` ``(2, E)`` (row 0 source u, row 1 target v) or a
+    :class:`~seqgraph.graph.sparse.SparseAdjacency` (the same sum as a sparse product) -> ``(N, F')``.
+    """
+
+    def __init__(self, nn: nn.Module, eps: float = 0.0, train_eps: bool = False):
+        super().__init__()
+        self.nn = nn
+        self.initial_eps = eps
+        if train_eps:
+            self.eps = torch.nn.Parameter(torch.empty(1))
+        else:
+            self.register_buffer("eps", torch.empty(1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for module in self.nn.modules():
+            if module is not self.nn and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        self.eps.data.fill_(self.initial_eps)
+
+    def forward(self, x: Tensor, edge_index: Tensor | SparseAdjacency) -> Tensor:
+        if isinstance(edge_index, SparseAdjacency):
+            neighbours = edge_index.propagate(x)  # Σ_{u ∈ N(v)} h_u   (N, F)
+        else:
+            neighbours = propagate(x, edge_index[0], edge_index[1])
+        # (4.1)
+        return self.nn((1 + self.eps) * x + neighbours)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(nn={self.nn})"
+
+
+class GraphClassifier(nn.Module):
+    r"""A GNN with a readout of every layer, concatenated: Xu et al. (2019), eq. (4.2).
+
+    .. math::
+        h_G = \mathrm{CONCAT}\big(\mathrm{READOUT}(\{h_v^{(k)} \mid v \in G\}) \mid k = 0, 1, \ldots, K\big)
+        \qquad (4.2)
+
+    then dropout and a linear layer give the class scores. Layer ``k = 1..K`` is
+    :math:`h^{(k)} = \mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}(h^{(k-1)})))` as in GIN's code; ``num_layers``
+    counts the input layer (GIN's "5 GNN layers (including the input layer)" is ``K = 4``).
+
+    - ``conv="gin"``: :class:`GINConv` with a 2-layer MLP (GIN-0, or GIN-ε with ``train_eps``);
+    - ``conv="gcn"``: :class:`~seqgraph.graph.layers.GCNConv` (Kipf & Welling 2017, SPEC eqs. 44-48), the
+      report's GCN layer used for graph-level outputs;
+    - ``readout``: ``sum`` (GIN's choice, injective on multisets), ``mean``, ``max`` or ``set2set``
+      (:class:`~seqgraph.graph.readout.Set2Set`, one per layer, output 2× the layer's width).
+
+    GIN's code applies the dropout to each layer's scores after its own linear map; here it is applied to
+    :math:`h_G` before the single linear map, which equals the sum of per-layer linear maps without dropout.
+
+    Args:
+        in_channels: F, node features. num_classes: C. hidden_channels: the width of every layer.
+        num_layers: K + 1. dropout: the probability before the final layer.
+        set2set_steps: T of the Set2Set readouts.
+
+    Shapes: ``x`` ``(N, F)``, ``edge_index`` ``(2, E)``, ``batch`` ``(N,)`` -> ``(B, C)``.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 64, num_layers: int = 5,
+                 conv: str = "gin", train_eps: bool = False, readout: str = "sum", dropout: float = 0.5,
+                 set2set_steps: int = 3):
+        super().__init__()
+        if num_layers < 1 or conv not in ("gin", "gcn") or readout not in (*READOUTS, "set2set"):
+            raise ValueError(f"GraphClassifier: bad num_layers={num_layers}, conv={conv!r} or readout={readout!r}")
+        widths = [in_channels] + [hidden_channels] * (num_layers - 1)  # the width of h^(0) .. h^(K)
+        self.convs = nn.ModuleList(
+            GINConv(mlp(a, hidden_channels, b), train_eps=train_eps) if conv == "gin" else GCNConv(a, b)
+            for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
+        if readout == "set2set":
+            self.set2sets = nn.ModuleList(Set2Set(w, set2set_steps) for w in widths)
+        self.readout = readout
+        self.dropout = nn.Dropout(dropout)
+        self.lin = nn.Linear(sum(widths) * (2 if readout == "set2set" else 1), num_classes)
+
+    def read(self, k: int, h: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        if self.readout == "set2set":
+            return self.set2sets[k](h, batch, num_graphs)
+        return READOUTS[self.readout](h, batch, num_graphs)
+
+    def forward(self, x: Tensor, edge_index: Tensor | SparseAdjacency, batch: Tensor, num_graphs: int) -> Tensor:
+        if isinstance(edge_index, SparseAdjacency) and any(isinstance(c, GCNConv) for c in self.convs):
+            edge_index = edge_index.edge_index  # GCNConv normalises by degrees from the edge list
+        h = x
+        pooled = [self.read(0, h, batch, num_graphs)]
+        for k, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True), 1):
+            h = norm(conv(h, edge_index)).relu()  # (N, hidden_channels)
+            pooled.append(self.read(k, h, batch, num_graphs))
+        # (4.2)
+        h_graph = torch.cat(pooled, dim=-1)  # (B, Σ widths)
+        return self.lin(self.dropout(h_graph))  # (B, C)
+
+
+class StructureAgnostic(nn.Module):
+    r"""The structure-agnostic baseline of Errica, Podda, Bacciu & Micheli, "A Fair Comparison of Graph Neural
+    Networks for Graph Classification" (ICLR 2020), https://arxiv.org/abs/1912.09893, §4 (their chemical
+    baseline, after the molecular fingerprint): an MLP on the sum of the node features, blind to the edges.
+
+    .. math::
+        h_G = \sum_{v \in G} x_v, \qquad \hat y = W_2\, \mathrm{ReLU}(W_1 h_G + b_1) + b_2
+
+    (Their code ends with a second ReLU on the scores; it is left out here, since it zeroes negative logits.)
+
+    Shapes: ``x`` ``(N, F)``, ``batch`` ``(N,)`` -> ``(B, C)``; ``edge_index`` is ignored.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 64):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.ReLU(),
+                                 nn.Linear(hidden_channels, num_classes))
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        return self.mlp(sum_readout(x, batch, num_graphs))
+
+
+def build_model(name: str, in_channels: int, num_classes: int, hidden_channels: int = 64, num_layers: int = 5,
+                dropout: float = 0.5, set2set_steps: int = 3) -> nn.Module:
+    """One of ``MODELS`` with sum readouts (``gin-set2set``: Set2Set readouts)."""
+    if name == "baseline":
+        return StructureAgnostic(in_channels, num_classes, hidden_channels)
+    if name not in MODELS:
+        raise InputError(f"unknown model {name!r}: choose {', '.join(MODELS)}")
+    return GraphClassifier(in_channels, num_classes, hidden_channels, num_layers,
+                           conv="gcn" if name == "gcn" else "gin",
+                           train_eps=name == "gin-eps", readout="set2set" if name == "gin-set2set" else "sum",
+                           dropout=dropout, set2set_steps=set2set_steps)

@@ -1,0 +1,69 @@
+"""Every command driven with random flag values and random small files: it exits 0, 2 or 3, never with a
+traceback, touches no file outside ``--out`` and changes no file inside it that it did not write itself."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .test_reliability import TEXT, exit_code, snapshot
+
+NUMBERS = st.sampled_from(["0", "-1", "1", "2", "3", "0.5", "1e308", "inf", "nan", "-0", "abc", "", "4294967296",
+                           "99999999999999999999", "1e-30"])
+FILE_BYTES = st.one_of(st.binary(max_size=64), st.sampled_from([TEXT.encode(), b"", b"\x00" * 10,
+                                                                 "é".encode("latin-1") * 5]))
+
+# command prefix, flags that take a number, fixed flags that keep a run within a second
+COMMANDS = {
+    "text train": (["text", "train"], ["--steps", "--batch", "--seq-len", "--hidden", "--embedding", "--layers",
+                                       "--dropout", "--lr", "--max-norm", "--val-fraction", "--eval-every", "--seed"],
+                   ["--steps", "2", "--batch", "2", "--seq-len", "8", "--hidden", "8", "--embedding", "4"]),
+    "toy": (["toy"], ["--length", "--seeds", "--lr", "--batch", "--hidden", "--embedding", "--max-steps",
+                      "--max-norm", "--eval-batches", "--eval-batch-size"],
+            ["--max-steps", "2", "--hidden", "8", "--batch", "4", "--eval-batches", "1", "--eval-batch-size", "4",
+             "--length", "4", "--seeds", "1"]),
+    "gradients": (["gradients"], ["--length", "--trained-steps", "--hidden", "--batch", "--seed", "--radii"],
+                  ["--length", "3", "--hidden", "4", "--batch", "4", "--radii", "1"]),
+}
+
+
+def files_outside(root, out):
+    return {p: b for p, b in (snapshot(root) or {}).items() if out.name not in p.parts}
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_flags_and_files_exit_cleanly(tmp_path_factory, capsys, name, data):
+    root = tmp_path_factory.mktemp("fuzz")
+    prefix, numeric, fixed = COMMANDS[name]
+    corpus = root / "book.txt"
+    corpus.write_bytes(data.draw(FILE_BYTES, label="corpus"))
+    out = root / "out"
+    if data.draw(st.booleans(), label="out holds a file of the user's"):
+        out.mkdir()
+        (out / "mine.txt").write_text("mine")
+    flags = data.draw(st.lists(st.sampled_from(numeric), max_size=3, unique=True), label="flags")
+    argv = [*prefix, *fixed, *(x for flag in flags for x in (flag, data.draw(NUMBERS, label=flag))),
+            "--out", str(out), "--device", "cpu"]
+    if name == "text train":
+        argv += ["--corpus", str(corpus)]
+    before_outside, before_mine = files_outside(root, out), (out / "mine.txt").exists()
+    capsys.readouterr()
+    code = exit_code(argv)
+    err = capsys.readouterr().err
+    assert code in (0, 2, 3), (argv, code, err)
+    assert "Traceback" not in err, err
+    assert files_outside(root, out) == before_outside
+    if before_mine:
+        assert (out / "mine.txt").read_text() == "mine" and code == 2  # a folder of the user's is refused
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=FILE_BYTES, command=st.sampled_from(["sample", "complete", "eval"]))
+def test_random_checkpoint_files_exit_2(tmp_path_factory, capsys, content, command):
+    root = tmp_path_factory.mktemp("ckpt")
+    (root / "checkpoint.pt").write_bytes(content)
+    before = snapshot(root)
+    assert exit_code(["text", command, "--checkpoint", str(root / "checkpoint.pt")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert snapshot(root) == before
