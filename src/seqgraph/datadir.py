@@ -2,7 +2,7 @@
 
 The data directory is ``--data-dir`` if given, else ``$SEQGRAPH_DATA``, else ``~/.cache/seqgraph``.
 Its layout mirrors the public sources (``books/<file>.txt``, ``planetoid/<name>/ind.<name>.*``,
-``tu/<NAME>/<NAME>_*.txt``).
+``tu/<NAME>/<NAME>_*.txt``, ``npz/<name>.npz``).
 Files are fetched from pinned URLs and checked against their sha256; nothing is fetched when the
 file is already there with the right checksum.
 """
@@ -22,6 +22,7 @@ _UVADLC = (
     "assignment_2/2_recurrentnns_gnns/code/Part%202/assets/"
 )
 _PLANETOID = "https://raw.githubusercontent.com/kimiyoung/planetoid/af6abf468a772cc055bec88c52e4d6f51b7c37e3/data/"
+_GNN_BENCHMARK = "https://raw.githubusercontent.com/shchur/gnn-benchmark/1e72912a0810cdf27ae54fd589a3b43358a2b161/data/npz/"
 # The TUDataset collection (Morris et al. 2020): one zip per dataset, whose members are pinned by their sha256 below.
 _TU = "https://www.chrsmrrs.com/graphkerneldatasets/"
 
@@ -72,6 +73,7 @@ CHECKSUMS = {
     "tu/PROTEINS/PROTEINS_node_attributes.txt": "54eef829abb37e458a5fbf3a3c581e48e5810e220463c2cd951856b9ceb08f07",
     "tu/PROTEINS/PROTEINS_node_labels.txt": "f758e8ad3d6e3c026b50833d75f6f90735b94eb3345e4243707f495ca8afea8d",
     "tu/PROTEINS/README.txt": "e9c4ed2c9a4059ddfdc2eb7330ebecfc6c8d42dabd5ce2ee67f28aed0db49da7",
+    "npz/amazon_electronics_photo.npz": "bdb1feb8e6ff42ee44024b04479145029c563fd42fc31bff80af20887ba0439a",
 }
 
 
@@ -83,6 +85,8 @@ def source_url(relpath: str) -> str:
         return _PLANETOID + relpath.rsplit("/", 1)[1]
     if relpath.startswith("tu/") and relpath.endswith(".zip") and relpath.count("/") == 1:
         return _TU + relpath.removeprefix("tu/")  # tu/<NAME>.zip; its members are checked after extraction
+    if relpath.startswith("npz/"):
+        return _GNN_BENCHMARK + relpath.removeprefix("npz/")
     raise InputError(f"no known source for data file {relpath!r}")
 
 

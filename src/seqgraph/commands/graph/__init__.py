@@ -6,7 +6,7 @@ Each module in ``SUBCOMMANDS`` has ``register(sub)``, which adds its parser to `
 
 import importlib
 
-SUBCOMMANDS = ("train", "example", "linkpred", "depth", "compare", "classify")
+SUBCOMMANDS = ("train", "example", "linkpred", "depth", "compare", "classify", "generate")
 
 
 def register(subparsers) -> None:

@@ -4,6 +4,7 @@ import dataclasses
 from pathlib import Path
 from typing import TypedDict
 
+from ...errors import InputError
 from ...graph.datasets import NAMES
 from ...graph.models import NODE_MODELS
 from ...graph.train import default_config, fit
@@ -20,6 +21,7 @@ from ..common import (
     pyplot,
     seed_value,
 )
+from . import minibatch
 from .common import GraphRun
 
 # Test accuracy (%) on the Planetoid public splits: Kipf & Welling 2017, Table 2; Veličković et al. 2018, Table 3.
@@ -67,7 +69,8 @@ def register(sub) -> None:
     p.add_argument("--dataset", default="cora",
                    help=f"{', '.join(NAMES)} (from the data directory) or a folder holding ind.<name>.* files "
                    "(default: cora)")
-    p.add_argument("--model", choices=NODE_MODELS, default="gcn", help="the network (default: gcn)")
+    p.add_argument("--model", choices=(*NODE_MODELS, "sage"), default="gcn",
+                   help="the network; sage (GraphSAGE-mean) in mini-batch mode only (default: gcn)")
     p.add_argument("--seeds", type=seed_value, nargs="+", action=Distinct, default=list(range(10)),
                    help="seeds, one run each (default: 0 1 ... 9)")
     p.add_argument("--epochs", type=positive_int, help="maximum number of epochs (default: 200 GCN, 1000 GAT)")
@@ -81,11 +84,16 @@ def register(sub) -> None:
     p.add_argument("--output-heads", type=positive_int,
                    help="GAT attention heads of the output layer, averaged (default: 1; Pubmed 8)")
     p.add_argument("--dropout", type=probability, help="dropout probability (default: 0.5 GCN, 0.6 GAT)")
+    minibatch.add_options(p)
     add_run_options(p)
     p.set_defaults(func=run_train)
 
 
 def run_train(args) -> int:
+    if args.batch_size is not None:
+        return minibatch.run(args)
+    if args.model == "sage" or args.resume or args.fanout:
+        raise InputError("--model sage, --fanout and --resume belong to mini-batch mode: give --batch-size")
     run = GraphRun.load(args)
     graph, name = run.graph, run.name
     overrides = {field: getattr(args, flag) for flag, field in OVERRIDES.items() if getattr(args, flag) is not None}

@@ -1,0 +1,123 @@
+"""`seqgraph graph train --batch-size B --fanout 25 10 ...`: the mini-batch mode of `graph train`.
+
+Neighbour-sampled blocks, exact layer-wise evaluation, data-parallel under torchrun (seqgraph.graph.minibatch).
+The graph is a Planetoid name or folder, ``amazon-photo`` (Shchur's split, drawn with each run's seed), or a folder
+of memory-mapped ``.npy`` files (``seqgraph graph generate``). A checkpoint of each seed is written after every
+epoch; Ctrl-C or SIGTERM stops after the epoch under way, and ``--resume`` continues the run in ``--out``.
+"""
+
+import dataclasses
+import sys
+from pathlib import Path
+
+from ... import checkpoint, distributed
+from ...errors import InputError
+from ...graph.datasets import load_dataset
+from ...graph.datasets.amazon import load_amazon_photo
+from ...graph.layerwise import KINDS
+from ...graph.minibatch import MiniBatchTrainer, minibatch_config
+from ...graph.sampler import check_fanouts
+from ...graph.storage import GraphStore, open_store
+from ...outdir import write_json
+from ...stats import mean_std, pm
+from ..common import StopRequest, naming, prepare_out, print_json, resolve_device
+
+PHOTO = "amazon-photo"
+
+
+def add_options(p) -> None:
+    """The flags of the mini-batch mode (``--batch-size`` selects it)."""
+    p.add_argument("--batch-size", type=int, help="mini-batch mode: seed nodes per global batch, split across "
+                   "torchrun's processes (default: full-batch training)")
+    p.add_argument("--fanout", type=int, nargs="+", default=None,
+                   help="mini-batch mode: neighbours sampled per node at hop 1 (the seeds), 2, ...; -1 takes all; "
+                   "one per layer (default: 25 10)")
+    p.add_argument("--layers", type=int, default=2, help="mini-batch mode: graph layers (default: 2)")
+    p.add_argument("--resume", action="store_true",
+                   help="mini-batch mode: continue the run stopped in --out from its checkpoints")
+
+
+def _graph(dataset: str, data_dir: str | None, seed: int) -> tuple[GraphStore, str]:
+    if Path(dataset).is_dir() and (Path(dataset) / "indptr.npy").exists():
+        return open_store(dataset), Path(dataset).name
+    if dataset == PHOTO:
+        return GraphStore.from_graph(load_amazon_photo(data_dir, split_seed=seed)), PHOTO
+    graph, name = load_dataset(dataset, data_dir)
+    return GraphStore.from_graph(graph), name
+
+
+def _config(args):
+    if args.batch_size <= 0:
+        raise InputError(f"--batch-size must be positive, got {args.batch_size}")
+    if args.model not in KINDS:
+        raise InputError(f"--model {args.model}: mini-batch mode trains {', '.join(KINDS)}")
+    overrides = {field: getattr(args, flag) for flag, field in
+                 (("epochs", "epochs"), ("lr", "lr"), ("weight_decay", "weight_decay"), ("hidden", "hidden_size"),
+                  ("heads", "heads"), ("output_heads", "output_heads"), ("dropout", "dropout"))
+                 if getattr(args, flag) is not None}
+    fanouts = tuple(args.fanout) if args.fanout is not None else (25, 10)[: args.layers] + (10,) * (args.layers - 2)
+    config = minibatch_config(args.model, batch_size=args.batch_size, fanouts=fanouts, num_layers=args.layers,
+                              patience=args.patience or None, **overrides)
+    with naming(f"--fanout {' '.join(map(str, fanouts))}"):
+        check_fanouts(fanouts, args.layers)
+    with naming(f"--batch-size {args.batch_size}"):
+        distributed.shard(args.batch_size)
+    return config
+
+
+def run(args) -> int:
+    with distributed.session(resolve_device(args.device)) as device:
+        return _run(args, device)
+
+
+def _run(args, device) -> int:
+    config = _config(args)
+    out = Path(args.out)
+    run_config = {"dataset": args.dataset, "seeds": args.seeds, "mode": "mini-batch", **dataclasses.asdict(config)}
+    stores = {seed: _graph(args.dataset, args.data_dir, seed) for seed in args.seeds[:1]}  # checked before writing
+    if not args.resume:
+        distributed.main_first(lambda: prepare_out(args, "graph train", run_config), others=False)
+    elif not out.is_dir():
+        raise InputError(f"--resume: {out} holds no run to continue")
+    results = []
+    with StopRequest() as stop:
+        for seed in args.seeds:
+            store, name = stores.pop(seed) if seed in stores else _graph(args.dataset, args.data_dir, seed)
+            trainer = MiniBatchTrainer(store, config, seed, device)
+            path = out / f"checkpoint-seed{seed}.pt"
+            if args.resume and path.exists():
+                trainer.load_state_dict(checkpoint.load(path), str(path))
+
+            def on_epoch(record, trainer=trainer, path=path):
+                state = trainer.state_dict()  # every rank: it gathers their random states
+                if distributed.is_main():
+                    checkpoint.save_atomic(state, path)
+                    print(f"seed {trainer.seed} epoch {record['epoch']}: loss {record['train_loss']:.4f}"
+                          + (f", val {100 * record['val_acc']:.1f}%" if "val_acc" in record else ""), file=sys.stderr)
+
+            trainer.run(on_epoch, stop=lambda: stop.signum is not None)
+            if stop.signum is not None:
+                if distributed.is_main():
+                    print(f"seqgraph graph train: stopped at epoch {trainer.epoch} of seed {seed}; checkpoint saved, "
+                          f"continue with --resume --out {out}", file=sys.stderr)
+                return 128 + stop.signum
+            results.append(trainer.result())
+    if not distributed.is_main():
+        return 0
+    per_seed = [{"seed": r.seed, "best_epoch": r.best_epoch, "val_acc_best": 100 * r.val_acc_best,
+                 "test_acc_best_val": 100 * r.test_acc_best_val, "seconds_per_epoch": r.seconds_per_epoch}
+                for r in results]
+    summary = {"dataset": name, "model": config.model, "mode": "mini-batch", "headline": "test_acc_best_val",
+               "units": "accuracy in %", "runs": per_seed, "config": run_config, "device": str(device),
+               "processes": distributed.world_size(),
+               "test_acc_best_val": mean_std(r["test_acc_best_val"] for r in per_seed)}
+    write_json(out / "results.json", summary)
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"{config.model.upper()} on {name}, mini-batch (batch {config.batch_size}, fan-out "
+              f"{' '.join(map(str, config.fanouts))}), test accuracy at the best validation epoch over "
+              f"{len(per_seed)} seed(s): {pm(summary['test_acc_best_val'], runs=len(per_seed))}")
+        print(f"wrote {out / 'results.json'}")
+    return 0
+

@@ -1,0 +1,205 @@
+r"""Mini-batch node classification on neighbour-sampled blocks, data-parallel under torchrun.
+
+Each epoch shuffles the training nodes (seeded by the run's seed and the epoch) and cuts them into global
+batches of ``batch_size`` seed nodes. Every process takes its contiguous slice of each global batch
+(:mod:`seqgraph.distributed`; the last, shorter batch is split as evenly as it goes), samples its blocks
+(:func:`~seqgraph.graph.sampler.sample_blocks`, keyed by seed, epoch and step), gathers the rows of the
+features it needs and takes a step of Adam through DistributedDataParallel. The loss of a rank is its sum
+of cross-entropies times :math:`W / B` for a global batch of :math:`B` nodes on :math:`W` ranks, so the
+gradient that DDP averages is the one of the global batch's mean loss,
+
+.. math::
+    \frac{1}{W} \sum_{r=1}^{W} \nabla \frac{W}{B} \sum_{i \in S_r} \ell_i = \nabla \frac{1}{B} \sum_{i=1}^{B} \ell_i,
+
+whatever the split. A node's sampled neighbourhood does not depend on the batch it is in, so without
+dropout W processes train the parameters of one process, to rounding. (Dropout masks are each rank's own.)
+
+Evaluation is exact layer-wise inference (:func:`~seqgraph.graph.layerwise.layerwise_inference`) over every
+node; the headline is the test accuracy at the best validation epoch, as in :mod:`seqgraph.graph.train`.
+:class:`MiniBatchTrainer` owns its state: ``state_dict()`` is a checkpoint at an epoch boundary (with every
+rank's random state, which draws the dropout masks), and a run resumed from it continues exactly as the
+uninterrupted run.
+"""
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .. import distributed
+from ..errors import InputError, NonFiniteLossError
+from ..seeding import rng_state, seed_everything, set_rng_state
+from .layerwise import KINDS, LayerStack, layerwise_inference
+from .sampler import check_fanouts, mix, sample_blocks
+from .storage import GraphStore
+from .train import RunResult, default_config
+
+KIND = "graph-minibatch"
+
+
+@dataclass
+class MiniBatchConfig:
+    model: str = "sage"  # gcn | sage | gat
+    hidden_size: int = 64  # hidden features (per head for GAT)
+    num_layers: int = 2
+    heads: int = 1  # GAT's hidden heads, concatenated
+    output_heads: int = 1  # GAT's output heads, averaged
+    dropout: float = 0.5
+    lr: float = 0.01  # Adam
+    weight_decay: float = 5e-4  # GCN: first layer only
+    epochs: int = 200
+    patience: int | None = None  # early stopping window, in evaluations (None: train all epochs)
+    batch_size: int = 64  # B, seed nodes per global batch
+    fanouts: tuple[int, ...] = (25, 10)  # neighbours per target at hop 1 (the seeds), 2, ...; -1: all
+    eval_every: int = 1  # epochs between evaluations (0: after the last epoch only)
+    chunk_nodes: int = 16384  # layer-wise inference: targets per chunk
+    chunk_edges: int = 1 << 20  # ... and their incoming edges per chunk
+
+
+def minibatch_config(model: str, **overrides) -> MiniBatchConfig:
+    """The full-batch papers' hyperparameters (:func:`~seqgraph.graph.train.default_config`) for GCN and GAT;
+    GraphSAGE-mean with 64 hidden features; then ``overrides``."""
+    if model not in KINDS:
+        raise InputError(f"unknown model {model!r}; choose one of {', '.join(KINDS)}")
+    values = {}
+    if model in ("gcn", "gat"):
+        values = {k: v for k, v in dataclasses.asdict(default_config(model)).items()
+                  if k in {f.name for f in dataclasses.fields(MiniBatchConfig)}}
+    return MiniBatchConfig(**{**values, "model": model, **overrides})
+
+
+def rank_slice(size: int) -> slice:
+    """This rank's contiguous part of a global batch of ``size`` (equal parts when ``size`` divides evenly)."""
+    local = -(-size // distributed.world_size())
+    start = min(size, distributed.rank() * local)
+    return slice(start, min(size, start + local))
+
+
+def build_model(config: MiniBatchConfig, in_channels: int, num_classes: int) -> LayerStack:
+    return LayerStack(config.model, in_channels, config.hidden_size, num_classes, config.num_layers, config.dropout,
+                      config.heads, config.output_heads)
+
+
+class MiniBatchTrainer:
+    """One mini-batch run: model, Adam, epoch counter, evaluations and the best one so far."""
+
+    def __init__(self, store: GraphStore, config: MiniBatchConfig, seed: int, device: torch.device | str = "cpu"):
+        check_fanouts(config.fanouts, config.num_layers)
+        if config.batch_size <= 0:
+            raise InputError(f"batch size must be positive, got {config.batch_size}")
+        distributed.shard(config.batch_size)  # the global batch must split equally over the processes
+        if store.train_idx.numel() == 0:
+            raise InputError("the graph has no training nodes")
+        self.store, self.config, self.seed, self.device = store, config, seed, torch.device(device)
+        seed_everything(seed)
+        self.model = build_model(config, store.x.size(1), store.num_classes).to(self.device)
+        self.ddp = distributed.wrap(self.model)
+        torch.manual_seed(seed + distributed.rank())  # each rank its own dropout masks
+        self.optimizer = torch.optim.Adam(self.model.param_groups(config.weight_decay), lr=config.lr)
+        self.degree = store.csr.degree()
+        self.epoch = 0
+        self.history: list[dict] = []
+
+    def train_epoch(self) -> float:
+        """One pass over the training nodes; returns the mean training loss over all of them."""
+        config, store = self.config, self.store
+        self.model.train()
+        order = torch.randperm(store.train_idx.numel(), generator=torch.Generator().manual_seed(
+            mix(self.seed, self.epoch)))
+        total = torch.zeros(())
+        for step, start in enumerate(range(0, order.numel(), config.batch_size)):
+            batch = store.train_idx[order[start: start + config.batch_size]]
+            seeds = batch[rank_slice(batch.numel())]
+            blocks = sample_blocks(store.csr, seeds, config.fanouts, mix(self.seed, self.epoch, step))
+            x = store.x.index_select(0, blocks.nodes).to(self.device, torch.float32)
+            out = self.ddp(x, blocks, self.degree[blocks.nodes].to(self.device))  # (b, C)
+            loss = F.cross_entropy(out, store.y[seeds].to(self.device), reduction="sum")
+            self.optimizer.zero_grad()
+            (loss * (distributed.world_size() / batch.numel())).backward()  # DDP averages: the global mean
+            self.optimizer.step()
+            total += loss.detach().cpu()
+        self.epoch += 1
+        return float(distributed.sum_over_ranks(total)) / store.train_idx.numel()
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Train/val/test accuracy and validation loss from exact layer-wise inference over every node."""
+        out = layerwise_inference(self.model, self.store.csr, self.store.x, self.config.chunk_nodes,
+                                  self.config.chunk_edges)
+        metrics = {}
+        for split in ("train", "val", "test"):
+            index = getattr(self.store, f"{split}_idx")
+            pred = out[index].argmax(dim=-1).cpu()
+            metrics[f"{split}_acc"] = int((pred == self.store.y[index]).sum()) / max(index.numel(), 1)
+        val = self.store.val_idx
+        metrics["val_loss"] = float(F.cross_entropy(out[val], self.store.y[val].to(out.device))) if val.numel() else 0.0
+        return metrics
+
+    def state_dict(self) -> dict:
+        """The checkpoint; a collective under torchrun (it gathers every rank's random state): call it on all."""
+        return {"kind": KIND, "config": dataclasses.asdict(self.config), "seed": self.seed, "epoch": self.epoch,
+                "world_size": distributed.world_size(), "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "history": self.history,
+                "rng": distributed.gather(rng_state())}  # every rank's: its dropout masks
+
+    def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
+        if ckpt.get("kind") != KIND or ckpt.get("seed") != self.seed or \
+                ckpt.get("config") != dataclasses.asdict(self.config):
+            raise InputError(f"{path} is not a checkpoint of this mini-batch run (model, seed or settings differ)")
+        distributed.check_world_size(ckpt["world_size"], path)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.epoch, self.history = ckpt["epoch"], list(ckpt["history"])
+        set_rng_state(ckpt["rng"][distributed.rank()])
+
+    def run(self, on_epoch: Callable[[dict], None] | None = None, stop: Callable[[], bool] = lambda: False) -> None:
+        """Train until ``config.epochs`` or early stopping; evaluate every ``eval_every`` epochs and at the end.
+
+        ``stop()`` is asked after every epoch (a signal handler's flag): training then returns early.
+        """
+        config = self.config
+        while self.epoch < config.epochs and not self._patience_spent():
+            start = time.perf_counter()
+            loss = self.train_epoch()
+            if not math.isfinite(loss):
+                raise NonFiniteLossError(self.epoch, loss)
+            record = {"epoch": self.epoch, "train_loss": loss, "seconds": time.perf_counter() - start}
+            if (config.eval_every and self.epoch % config.eval_every == 0) or self.epoch == config.epochs:
+                record.update(self.evaluate())
+            self.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if distributed.any_rank(stop()):
+                return
+
+    def _patience_spent(self) -> bool:
+        evaluated = [r for r in self.history if "val_acc" in r]
+        if self.config.patience is None or not evaluated:
+            return False
+        best = max(range(len(evaluated)), key=lambda i: (evaluated[i]["val_acc"], -evaluated[i]["val_loss"], -i))
+        return len(evaluated) - 1 - best >= self.config.patience
+
+    def result(self) -> RunResult:
+        """The run's summary: test accuracy at the best validation evaluation (ties: lower validation loss)."""
+        evaluated = [r for r in self.history if "val_acc" in r]
+        if not evaluated:
+            evaluated = [{"epoch": self.epoch, **self.evaluate()}]
+        best = max(evaluated, key=lambda r: (r["val_acc"], -r["val_loss"], -r["epoch"]))
+        seconds = [r["seconds"] for r in self.history if "seconds" in r]
+        return RunResult(seed=self.seed, best_epoch=best["epoch"], test_acc_best_val=best["test_acc"],
+                         val_acc_best=best["val_acc"], last_epoch=evaluated[-1]["epoch"],
+                         test_acc_last=evaluated[-1]["test_acc"],
+                         seconds_per_epoch=sum(seconds) / max(len(seconds), 1), history=self.history)
+
+
+def fit_minibatch(store: GraphStore, config: MiniBatchConfig, seed: int, device: torch.device | str = "cpu",
+                  on_epoch: Callable[[dict], None] | None = None) -> tuple[RunResult, LayerStack]:
+    """Train from ``seed`` on ``store`` to the end; returns the result and the trained model."""
+    trainer = MiniBatchTrainer(store, config, seed, device)
+    trainer.run(on_epoch)
+    return trainer.result(), trainer.model
+

@@ -1,0 +1,81 @@
+"""`seqgraph graph generate` and the mini-batch mode of `seqgraph graph train`: outputs, bad input, resume."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from seqgraph import checkpoint
+from seqgraph.cli import main
+from seqgraph.graph.minibatch import MiniBatchTrainer
+
+TRAIN = ["graph", "train", "--model", "sage", "--batch-size", "8", "--fanout", "4", "3", "--hidden", "8",
+         "--dropout", "0.5", "--epochs", "3", "--seeds", "0"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rmat") / "graph"
+    assert main(["graph", "generate", "--nodes", "2000", "--edges", "20000", "--features", "6", "--classes", "4",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def one_line_error(capsys, argv, *needles):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and all(n in err[0] for n in needles), err
+
+
+def test_generate_writes_a_graph_that_trains(folder, tmp_path, capsys):
+    assert sorted(p.name for p in folder.glob("*.npy")) == sorted(
+        f"{n}.npy" for n in ("indptr", "indices", "x", "y", "train_idx", "val_idx", "test_idx"))
+    assert main([*TRAIN, "--dataset", str(folder), "--out", str(tmp_path / "run"), "--json"]) == 0
+    assert '"mode": "mini-batch"' in capsys.readouterr().out
+    assert (tmp_path / "run" / "results.json").exists() and (tmp_path / "run" / "checkpoint-seed0.pt").exists()
+
+
+def test_bad_input_exits_2_with_one_line(folder, tmp_path, capsys):
+    base = [*TRAIN, "--dataset", str(folder), "--out", str(tmp_path / "x"), "--force"]
+    one_line_error(capsys, [*base, "--batch-size", "0"], "--batch-size must be positive")
+    one_line_error(capsys, [*base, "--batch-size", "-3"], "--batch-size must be positive")
+    one_line_error(capsys, [*base, "--fanout", "5"], "--fanout 5", "for a model of 2 layers")
+    one_line_error(capsys, [*base, "--layers", "3"], "--fanout 4 3", "for a model of 3 layers")
+    one_line_error(capsys, ["graph", "train", "--model", "sage", "--out", str(tmp_path / "y")], "mini-batch mode")
+    one_line_error(capsys, ["graph", "generate", "--nodes", "10", "--edges", "7", "--out", str(tmp_path / "z")],
+                   "even number of edges")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("indptr", "indices", "x", "y", "train_idx", "val_idx", "test_idx"):
+        (bad / f"{name}.npy").write_bytes((folder / f"{name}.npy").read_bytes())
+    np.save(bad / "x.npy", np.zeros((2000, 6), np.float64))
+    one_line_error(capsys, [*TRAIN, "--dataset", str(bad), "--out", str(tmp_path / "w")], "dtype float64")
+    np.save(bad / "x.npy", np.zeros((2000, 6), np.float32))
+    np.save(bad / "train_idx.npy", np.array([5, 2000]))  # a seed node out of range
+    one_line_error(capsys, [*TRAIN, "--dataset", str(bad), "--out", str(tmp_path / "w")], "train_idx.npy",
+                   "outside [0, 2000)")
+
+
+def test_sigterm_stops_after_the_epoch_and_resume_finishes_the_run(folder, tmp_path, monkeypatch, capsys):
+    argv = [*TRAIN, "--dataset", str(folder), "--out", str(tmp_path / "run")]
+    assert main([*TRAIN, "--dataset", str(folder), "--out", str(tmp_path / "whole")]) == 0
+    train_epoch = MiniBatchTrainer.train_epoch
+
+    def interrupted(self):
+        loss = train_epoch(self)
+        if self.epoch == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    monkeypatch.setattr(MiniBatchTrainer, "train_epoch", interrupted)
+    assert main(argv) == 128 + signal.SIGTERM
+    assert "stopped at epoch 1" in capsys.readouterr().err
+    assert checkpoint.load(tmp_path / "run" / "checkpoint-seed0.pt")["epoch"] == 1
+    monkeypatch.setattr(MiniBatchTrainer, "train_epoch", train_epoch)
+    assert main([*argv, "--resume"]) == 0
+    resumed, whole = (checkpoint.load(tmp_path / d / "checkpoint-seed0.pt") for d in ("run", "whole"))
+    assert resumed["epoch"] == whole["epoch"] == 3
+    for key, value in whole["model"].items():
+        assert torch.equal(resumed["model"][key], value), key
