@@ -24,7 +24,9 @@ def test_source_urls_are_pinned_commits():
 
 
 def test_mirror_matches_pinned_checksums(shared_data):
-    for relpath, digest in datadir.CHECKSUMS.items():
+    # Citeseer is pinned but not mirrored (its files are downloaded); every other pinned file is in the mirror
+    mirrored = {r: d for r, d in datadir.CHECKSUMS.items() if not r.startswith("planetoid/citeseer/")}
+    for relpath, digest in mirrored.items():
         assert datadir.sha256(shared_data / relpath) == digest, relpath
 
 
