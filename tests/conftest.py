@@ -5,6 +5,8 @@ import torch
 
 from seqgraph.datadir import data_dir
 
+from .helpers import TEXT
+
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -32,3 +34,11 @@ def missing_mirror():
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    """A tiny UTF-8 corpus on disk."""
+    path = tmp_path_factory.mktemp("corpus") / "book.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path

@@ -11,16 +11,10 @@ import torch
 from seqgraph import checkpoint
 from seqgraph.cli import main
 
-TEXT = "the people of the union govern the states, and the states govern the towns.\n" * 40
+from .helpers import TEXT
+
 TINY = ["--batch", "4", "--seq-len", "10", "--hidden", "16", "--embedding", "8", "--seed", "3"]
 
-
-
-@pytest.fixture(scope="module")
-def corpus_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "book.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

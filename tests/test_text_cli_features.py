@@ -7,15 +7,7 @@ import torch
 
 from seqgraph.cli import main
 
-TEXT = "the people of the union govern the states, and the states govern the towns.\n" * 40
-TINY = ["--batch", "4", "--seq-len", "10", "--hidden", "16", "--embedding", "8", "--seed", "3"]
-
-
-@pytest.fixture(scope="module")
-def corpus_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "book.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
+from .test_text_cli import TEXT, TINY, run_json
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +20,6 @@ def trained(corpus_file, tmp_path_factory):
     torch.set_num_threads(threads)
     assert code == 0
     return out
-
-
-def run_json(args, capsys):
-    assert main(args + ["--json"]) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 def one_line_error(capsys, *words):
