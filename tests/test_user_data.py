@@ -235,7 +235,7 @@ def test_an_unreadable_corpus_and_odd_data_directories_exit_2(tmp_path, book, ca
 
 @pytest.mark.parametrize("argv, message", [
     (["text", "train", "--hidden", "200000"], "memory"),
-    (["text", "train", "--batch", "100000000", "--seq-len", "100"], "memory"),
+    (["text", "train", "--batch", "1000000", "--seq-len", "100"], "memory"),
     (["toy", "--hidden", "300000"], "memory"),
     (["text", "train", "--seed", str(2**40)], "--seed"),
     (["toy", "--seeds", str(2**40)], "--seeds"),

@@ -22,6 +22,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+MAX_SIZE = 2**20  # of a layer or a batch: larger models are refused by the memory check, not by overflows
+MAX_LENGTH = 10**5  # of a generated task sequence
+
+
+def bounded_int(limit: int):
+    """A positive integer at most ``limit`` (a count whose product with others is allocated at once)."""
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit:,}, got {text}")
+        return value
+    return parse
+
+
 def nonnegative_int(text: str) -> int:
     value = _number(text, int)
     if value < 0:

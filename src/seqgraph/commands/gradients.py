@@ -9,13 +9,15 @@ from .. import outdir
 from ..memory.gradients import classifier_gradient_norms, set_spectral_radius, spectral_radius
 from ..memory.train import ToyConfig, ToyTrainer
 from .common import (
+    MAX_LENGTH,
+    MAX_SIZE,
     Distinct,
     add_device_option,
     add_json_option,
     add_out_options,
+    bounded_int,
     nonnegative_int,
     positive_float,
-    positive_int,
     prepare_out,
     print_json,
     pyplot,
@@ -47,13 +49,15 @@ def register(sub) -> None:
         "rescaled to each spectral radius of --radii. Writes DIR/results.json and DIR/gradient_flow.png (log scale).",
     )
     p.add_argument("--model", choices=UNIDIRECTIONAL, default="rnn", help="the recurrent classifier (default: rnn)")
-    p.add_argument("--length", type=positive_int, default=30, help="T, the number of input steps (default: 30)")
+    p.add_argument("--length", type=bounded_int(MAX_LENGTH), default=30,
+                   help="T, the number of input steps (default: 30)")
     p.add_argument("--trained-steps", type=nonnegative_int, default=0,
                    help="also measure after this many training steps (default: 0, fresh model only)")
     p.add_argument("--radii", type=positive_float, nargs="+", action=Distinct, default=[0.5, 0.9, 1.0, 1.1, 1.5],
                    help="spectral radii of the RNN's W_hh to sweep (default: 0.5 0.9 1.0 1.1 1.5)")
-    p.add_argument("--hidden", type=positive_int, default=128, help="hidden size (default: 128)")
-    p.add_argument("--batch", type=positive_int, default=128, help="batch size of the measurement (default: 128)")
+    p.add_argument("--hidden", type=bounded_int(MAX_SIZE), default=128, help="hidden size (default: 128)")
+    p.add_argument("--batch", type=bounded_int(MAX_SIZE), default=128,
+                   help="batch size of the measurement (default: 128)")
     p.add_argument("--seed", type=seed_value, default=1, help="seed of weights and batches (default: 1)")
     add_out_options(p, "folder for results.json and gradient_flow.png")
     add_device_option(p)

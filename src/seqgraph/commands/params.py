@@ -2,8 +2,10 @@
 
 from typing import TypedDict
 
+import torch
+
 from ..memory.classifier import CLASSIFIERS, build_classifier, lstm_param_count
-from .common import add_json_option, positive_int, print_json
+from .common import add_json_option, bounded_int, print_json
 
 
 class ParamsResults(TypedDict):
@@ -23,6 +25,9 @@ class ParamsResults(TypedDict):
     matches_formula: bool | None
 
 
+SIZE = bounded_int(10**6)  # every count then fits in int64 (4 * 10**12 * ...)
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "params",
@@ -34,11 +39,11 @@ def register(sub) -> None:
         "applies to the LSTM only.",
     )
     p.add_argument("--model", choices=CLASSIFIERS, default="lstm", help="the recurrent layer (default: lstm)")
-    p.add_argument("--input-dim", type=positive_int, required=True,
+    p.add_argument("--input-dim", type=SIZE, required=True,
                    help="N_in, the size of the recurrent layer's input (the embedding dimension)")
-    p.add_argument("--hidden", type=positive_int, required=True, help="N_h, the hidden size")
-    p.add_argument("--classes", type=positive_int, required=True, help="N_out, the number of classes")
-    p.add_argument("--symbols", type=positive_int, default=None,
+    p.add_argument("--hidden", type=SIZE, required=True, help="N_h, the hidden size")
+    p.add_argument("--classes", type=SIZE, required=True, help="N_out, the number of classes")
+    p.add_argument("--symbols", type=SIZE, default=None,
                    help="vocabulary size of the embedding (default: --classes, as in random combinations)")
     add_json_option(p)
     p.set_defaults(func=run)
@@ -46,7 +51,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     symbols = args.symbols or args.classes
-    model = build_classifier(args.model, symbols, args.classes, args.hidden, embedding_dim=args.input_dim)
+    with torch.device("meta"):  # counted, never allocated: any size the parser lets through is answered at once
+        model = build_classifier(args.model, symbols, args.classes, args.hidden, embedding_dim=args.input_dim)
     counts = {name: sum(p.numel() for p in getattr(model, name).parameters()) for name in ("rnn", "head")}
     without_embedding = counts["rnn"] + counts["head"]
     formula = lstm_param_count(args.input_dim, args.hidden, args.classes) if args.model == "lstm" else None

@@ -12,11 +12,14 @@ from ..memory.tasks import make_task
 from ..memory.train import KIND, PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate, check_memory
 from ..stats import pm, smooth, termination
 from .common import (
+    MAX_LENGTH,
+    MAX_SIZE,
     Distinct,
     StopRequest,
     add_device_option,
     add_json_option,
     add_out_options,
+    bounded_int,
     learning_rate,
     naming,
     on_torchrun,
@@ -59,7 +62,7 @@ def register(sub) -> None:
     )
     p.add_argument("--task", choices=tuple(PRESETS), default="randomcomb", help="the task (default: randomcomb)")
     p.add_argument("--model", choices=CLASSIFIERS, default="lstm", help="the recurrent classifier (default: lstm)")
-    p.add_argument("--length", type=positive_int, nargs="+", action=Distinct,
+    p.add_argument("--length", type=bounded_int(MAX_LENGTH), nargs="+", action=Distinct,
                    help="one or more lengths: the report's input_length N for randomcomb (N-1 input steps, N "
                    "classes), the integer length L for palindrome (4L+2 digits) and baumsweet (4L bits) "
                    "(default: Table 2's lengths of the task)")
@@ -72,11 +75,12 @@ def register(sub) -> None:
                    help="keep training to --max-steps after the stop rule fired (its step and evaluation are "
                    "still recorded)")
     p.add_argument("--lr", type=learning_rate, help="Adam learning rate (default: Table 2)")
-    p.add_argument("--batch", type=positive_int,
+    p.add_argument("--batch", type=bounded_int(MAX_SIZE),
                    help="training batch size; under torchrun the global batch, split equally across the processes "
                    "(default: Table 2)")
-    p.add_argument("--hidden", type=positive_int, help="hidden size (default: Table 2)")
-    p.add_argument("--embedding", type=positive_int, help="embedding size (default: hidden / 4, as the report)")
+    p.add_argument("--hidden", type=bounded_int(MAX_SIZE), help="hidden size (default: Table 2)")
+    p.add_argument("--embedding", type=bounded_int(MAX_SIZE),
+                   help="embedding size (default: hidden / 4, as the report)")
     p.add_argument("--max-steps", type=positive_int, help="training steps at most (default: Table 2)")
     p.add_argument("--max-norm", type=positive_float, help="gradient clipping max norm (default: 10)")
     p.add_argument("--eval-batches", type=positive_int, default=200,

@@ -11,6 +11,7 @@ from ...errors import InputError
 from ..common import add_device_option, add_json_option, resolve_device
 
 LAST, BEST = "checkpoint.pt", "best.pt"
+MAX_CHARACTERS, MAX_SAMPLES = 10**6, 10**4  # generated at once: the codes and the logits of a step fit in memory
 REPORT_PROMPTS = ("The heart of democracy", "Liberty", "People of the Union", "Equality", "Slavery", "America",
                   "North America")
 TEMPERATURE_HELP = ("T in softmax(logits / T): below 1 sharpens, above 1 flattens, 0 is greedy. The "

@@ -4,8 +4,15 @@ import torch
 
 from ...charlm.data import decode, encode
 from ...errors import InputError
-from ..common import positive_int, print_json
-from .common import REPORT_PROMPTS, add_checkpoint_option, add_prompt_options, clean_prompt, load_checkpoint
+from ..common import bounded_int, print_json
+from .common import (
+    MAX_CHARACTERS,
+    REPORT_PROMPTS,
+    add_checkpoint_option,
+    add_prompt_options,
+    clean_prompt,
+    load_checkpoint,
+)
 
 
 def register(commands) -> None:
@@ -15,7 +22,8 @@ def register(commands) -> None:
         + ", ".join(f'"{s}"' for s in REPORT_PROMPTS) + ".")
     add_checkpoint_option(p)
     p.add_argument("prompts", nargs="*", metavar="PROMPT", help="texts to complete (default: the report's)")
-    p.add_argument("--length", type=positive_int, default=30, help="characters added to each (default: 30)")
+    p.add_argument("--length", type=bounded_int(MAX_CHARACTERS), default=30,
+                   help=f"characters added to each, at most {MAX_CHARACTERS:,} (default: 30)")
     add_prompt_options(p)
     p.set_defaults(func=run_complete)
 

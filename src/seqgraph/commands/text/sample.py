@@ -8,13 +8,22 @@ import torch
 from ...charlm.data import decode, encode
 from ...errors import InputError
 from ..common import (
+    bounded_int,
     nonnegative_float,
     positive_float,
     positive_int,
     print_json,
     seed_value,
 )
-from .common import TEMPERATURE_HELP, add_checkpoint_option, add_prompt_options, clean_prompt, load_checkpoint
+from .common import (
+    MAX_CHARACTERS,
+    MAX_SAMPLES,
+    TEMPERATURE_HELP,
+    add_checkpoint_option,
+    add_prompt_options,
+    clean_prompt,
+    load_checkpoint,
+)
 
 
 class SampleResults(TypedDict):
@@ -67,7 +76,8 @@ def register(commands) -> None:
         + ": --inverse-temperature 2 equals --temperature 0.5.")
     add_checkpoint_option(p)
     p.add_argument("--prompt", default="", help="text to continue (default: a random start character per sample)")
-    p.add_argument("--length", type=positive_int, default=200, help="characters to generate (default: 200)")
+    p.add_argument("--length", type=bounded_int(MAX_CHARACTERS), default=200,
+                   help=f"characters to generate, at most {MAX_CHARACTERS:,} (default: 200)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--temperature", type=temperature, default=1.0, help=TEMPERATURE_HELP + " (default: 1)")
     how.add_argument("--inverse-temperature", type=inverse_temperature, metavar="TAU",
@@ -80,7 +90,8 @@ def register(commands) -> None:
     p.add_argument("--stop-at", metavar="STRING",
                    help="end each sample after the first occurrence of STRING in its continuation (at most --length "
                    "characters)")
-    p.add_argument("--num", type=positive_int, default=1, help="samples, generated as one batch (default: 1)")
+    p.add_argument("--num", type=bounded_int(MAX_SAMPLES), default=1,
+                   help=f"samples, generated as one batch, at most {MAX_SAMPLES:,} (default: 1)")
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the draws (default: 0)")
     add_prompt_options(p)
     p.set_defaults(func=run_sample)

@@ -15,11 +15,13 @@ from ...errors import InputError
 from ...outdir import write_json
 from ...stats import smooth
 from ..common import (
+    MAX_SIZE,
     StopRequest,
     add_data_dir_option,
     add_device_option,
     add_json_option,
     add_out_options,
+    bounded_int,
     learning_rate,
     naming,
     on_torchrun,
@@ -60,12 +62,12 @@ class TextResults(TypedDict):
 # flag, config key, type (or choices), help: each overrides the preset's value when given
 HYPERPARAMETERS = (
     ("--steps", "steps", positive_int, "optimiser updates"),
-    ("--batch", "batch_size", positive_int, "windows per update; under torchrun the global batch, split equally "
-     "across the processes"),
-    ("--seq-len", "seq_len", positive_int, "T, characters per training window (and validation window)"),
-    ("--hidden", "hidden_size", positive_int, "units of each LSTM layer"),
-    ("--embedding", "embedding_dim", positive_int, "character embedding size"),
-    ("--layers", "num_layers", positive_int, "LSTM layers"),
+    ("--batch", "batch_size", bounded_int(MAX_SIZE), "windows per update; under torchrun the global batch, split "
+     "equally across the processes"),
+    ("--seq-len", "seq_len", bounded_int(MAX_SIZE), "T, characters per training window (and validation window)"),
+    ("--hidden", "hidden_size", bounded_int(MAX_SIZE), "units of each LSTM layer"),
+    ("--embedding", "embedding_dim", bounded_int(MAX_SIZE), "character embedding size"),
+    ("--layers", "num_layers", bounded_int(64), "recurrent layers, at most 64"),
     ("--dropout", "dropout", probability, "dropout on each LSTM layer's output during training"),
     ("--lr", "lr", learning_rate, "Adam's learning rate"),
     ("--schedule", "schedule", ("step", "cosine"),
