@@ -110,7 +110,7 @@ class GraphClassifier(nn.Module):
                  set2set_steps: int = 3):
         super().__init__()
         if num_layers < 1 or conv not in ("gin", "gcn") or readout not in (*READOUTS, "set2set"):
-            raise ValueError(f"GraphClassifier: bad num_layers={num_layers}, conv={conv!r} or readout={readout!r}")
+            raise InputError(f"GraphClassifier: bad num_layers={num_layers}, conv={conv!r} or readout={readout!r}")
         widths = [in_channels] + [hidden_channels] * (num_layers - 1)  # the width of h^(0) .. h^(K)
         self.convs = nn.ModuleList(
             GINConv(mlp(a, hidden_channels, b), train_eps=train_eps) if conv == "gin" else GCNConv(a, b)

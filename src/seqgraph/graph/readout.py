@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cells import LSTMCell
+from ..errors import InputError
 
 
 def sum_readout(h: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
@@ -73,7 +74,7 @@ class Set2Set(nn.Module):
     def __init__(self, in_channels: int, processing_steps: int = 3):
         super().__init__()
         if in_channels <= 0 or processing_steps <= 0:
-            raise ValueError(f"Set2Set needs positive in_channels and processing_steps, "
+            raise InputError(f"Set2Set needs positive in_channels and processing_steps, "
                              f"got {in_channels}, {processing_steps}")
         self.in_channels = in_channels
         self.processing_steps = processing_steps
