@@ -213,6 +213,13 @@ def pyplot():
     return plt
 
 
+def save_figure(fig, path) -> None:
+    """Lay out ``fig``, write it to ``path`` (PNG, 120 dpi) and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    pyplot().close(fig)
+
+
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")

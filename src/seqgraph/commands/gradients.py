@@ -22,6 +22,7 @@ from .common import (
     print_json,
     pyplot,
     resolve_device,
+    save_figure,
     seed_value,
 )
 
@@ -126,6 +127,4 @@ def _plot(path, results: dict, model: str) -> None:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     axes[0].set_ylabel("‖∂L(T)/∂h(t)‖ (batch mean)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -28,6 +28,7 @@ from .common import (
     prepare_out,
     print_json,
     pyplot,
+    save_figure,
     seed_value,
 )
 from .training_io import TrainingIO
@@ -211,9 +212,7 @@ def _plot(out: Path, histories: dict, title: str) -> None:
             ax.set_yscale("log")
         ax.legend()
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out / f"{metric}.png", dpi=120)
-        plt.close(fig)
+        save_figure(fig, out / f"{metric}.png")
 
 
 def _print_table(results: dict) -> None:

@@ -21,6 +21,7 @@ from ..common import (
     probability,
     pyplot,
     resolve_device,
+    save_figure,
 )
 from .common import GraphRun
 
@@ -194,6 +195,4 @@ def plot_curves(cv: dict, path: Path, title: str) -> None:
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy (mean over folds)")
     for ax in (ax_loss, ax_acc):
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

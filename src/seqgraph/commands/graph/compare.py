@@ -13,7 +13,7 @@ from ...graph.sage import GraphSAGE
 from ...graph.sequence import NeighbourhoodLSTM
 from ...graph.train import NodeTrainConfig, count_parameters, default_config, fit_model
 from ...stats import mean_std, pm
-from ..common import Distinct, add_run_options, positive_int, pyplot
+from ..common import Distinct, add_run_options, positive_int, pyplot, save_figure
 from .common import GraphRun, add_dataset_options
 
 
@@ -127,6 +127,4 @@ def plot_compare(rows: list[dict], path: Path, name: str) -> None:
     low = min(row["test_acc"]["mean"] - row["test_acc"]["std"] for row in rows)
     ax.set_ylim(max(0.0, low - 5), 100)
     ax.tick_params(axis="x", labelrotation=20)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

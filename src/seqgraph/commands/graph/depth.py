@@ -7,7 +7,16 @@ from typing import TypedDict
 from ...graph import depth
 from ...graph.train import NodeTrainConfig, fit_model
 from ...stats import mean_std, pm
-from ..common import Distinct, add_run_options, learning_rate, nonnegative_float, positive_int, probability, pyplot
+from ..common import (
+    Distinct,
+    add_run_options,
+    learning_rate,
+    nonnegative_float,
+    positive_int,
+    probability,
+    pyplot,
+    save_figure,
+)
 from .common import GraphRun, add_dataset_options
 
 
@@ -111,6 +120,4 @@ def plot_depth(rows: list[dict], path: Path, name: str) -> None:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("layers")
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

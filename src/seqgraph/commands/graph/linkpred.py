@@ -7,7 +7,7 @@ from typing import TypedDict
 from ...errors import InputError
 from ...graph import linkpred
 from ...stats import mean_std, pm
-from ..common import add_run_options, learning_rate, nonnegative_int, positive_int, pyplot
+from ..common import add_run_options, learning_rate, nonnegative_int, positive_int, pyplot, save_figure
 from .common import GraphRun, add_dataset_options
 
 
@@ -142,6 +142,4 @@ def plot_linkpred(runs, path: Path, title: str) -> None:
                     label=key.replace("_", " ").replace("auc", "AUC").replace("ap", "AP") if i == 0 else None)
     ax.set(xlabel="epoch", ylabel="score", title=f"{title}: validation", ylim=(0.5, 1))
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -19,6 +19,7 @@ from ..common import (
     positive_int,
     probability,
     pyplot,
+    save_figure,
     seed_value,
 )
 from . import minibatch
@@ -163,6 +164,4 @@ def plot_curves(runs, path: Path, title: str) -> None:
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy (grey: best validation epoch)")
     for ax in (ax_loss, ax_acc):
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -32,6 +32,7 @@ from ..common import (
     print_json,
     probability,
     pyplot,
+    save_figure,
     seed_value,
 )
 from ..training_io import TrainingIO
@@ -304,6 +305,4 @@ def _plot(path: Path, history: dict) -> None:
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
