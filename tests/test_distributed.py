@@ -8,6 +8,7 @@ after the same step, rank 0 must write the checkpoint, and the resumed run must 
 """
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import weakref
 from unittest import mock
 
 import pytest
@@ -159,3 +161,27 @@ def test_torchrun_launches_two_ranks(tmp_path):
                           env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert checkpoint.load(tmp_path / "out" / "checkpoint.pt")["world_size"] == 2
+
+
+def test_leaving_the_session_frees_the_wrappers_that_hold_the_process_group(monkeypatch):
+    # DistributedDataParallel sits in reference cycles; freed only at interpreter shutdown, its gloo process group
+    # aborted rank 1 of a CI run (SIGABRT). Automatic collection is off here, so only the session's own frees it.
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+
+    def train() -> weakref.ref:
+        model = distributed.wrap(torch.nn.Linear(3, 2))
+        assert isinstance(model, torch.nn.parallel.DistributedDataParallel)
+        model(torch.randn(4, 3)).sum().backward()
+        return weakref.ref(model)
+
+    gc.disable()
+    try:
+        with distributed.session(torch.device("cpu")):
+            wrapper = train()
+    finally:
+        gc.enable()
+    assert wrapper() is None
+    assert not distributed.is_distributed()

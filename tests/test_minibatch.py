@@ -114,16 +114,19 @@ def rank_main(rank: int, port: int, folder: str) -> None:
                       MASTER_PORT=str(port))
     from seqgraph import distributed
     with distributed.session(torch.device("cpu")):
-        store = open_store(folder)
         for kind, config in CONFIGS.items():
-            trainer = MiniBatchTrainer(store, config, seed=3)
-            trainer.run()
-            state = trainer.state_dict()  # a collective: every rank's random state
-            if distributed.is_main():
-                torch.save(state, f"{folder}/{kind}.pt")
-            losses = [r["train_loss"] for r in trainer.history]
-            with open(f"{folder}/{kind}.{rank}.json", "w") as f:
-                json.dump(losses, f)
+            train_and_save(kind, config, rank, folder)  # returns: its trainer is unreachable when the session ends
+
+
+def train_and_save(kind: str, config, rank: int, folder: str) -> None:
+    from seqgraph import distributed
+    trainer = MiniBatchTrainer(open_store(folder), config, seed=3)
+    trainer.run()
+    state = trainer.state_dict()  # a collective: every rank's random state
+    if distributed.is_main():
+        torch.save(state, f"{folder}/{kind}.pt")
+    with open(f"{folder}/{kind}.{rank}.json", "w") as f:
+        json.dump([r["train_loss"] for r in trainer.history], f)
 
 
 def test_two_gloo_processes_train_the_parameters_of_one(tmp_path):

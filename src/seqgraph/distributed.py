@@ -20,6 +20,7 @@ the same step everywhere and the replicas stay equal. The results agree with one
 floating-point rounding (the sums are taken in another order), not bitwise.
 """
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,9 +50,16 @@ def setup(device: torch.device) -> torch.device:
 
 
 def cleanup() -> None:
-    """Leave the process group (a no-op when there is none)."""
+    """Leave the process group (a no-op when there is none), and free it now.
+
+    DistributedDataParallel sits in reference cycles and keeps the process group alive after
+    ``destroy_process_group``, so without a collection here the group is freed at interpreter shutdown, where
+    a gloo worker thread that still holds a tensor cannot take the GIL and the process aborts (SIGABRT).
+    Call it once the objects that trained are unreachable (:func:`session` does, around a function's work).
+    """
     if dist.is_initialized():
         dist.destroy_process_group()
+        gc.collect()
 
 
 @contextmanager
