@@ -13,18 +13,36 @@ NUMBERS = st.sampled_from(["0", "-1", "1", "2", "3", "0.5", "1e308", "inf", "nan
 FILE_BYTES = st.one_of(st.binary(max_size=64), st.sampled_from([TEXT.encode(), b"", b"\x00" * 10,
                                                                  "é".encode("latin-1") * 5]))
 
-# command prefix, flags that take a number, fixed flags that keep a run within a second
+# command prefix, flags that take a number, fixed flags before the drawn ones (a drawn value overrides them), fixed
+# flags after them (they override a drawn value that parsed, so that no run is long)
 COMMANDS = {
     "text train": (["text", "train"], ["--steps", "--batch", "--seq-len", "--hidden", "--embedding", "--layers",
                                        "--dropout", "--lr", "--max-norm", "--val-fraction", "--eval-every", "--seed"],
-                   ["--steps", "2", "--batch", "2", "--seq-len", "8", "--hidden", "8", "--embedding", "4"]),
+                   ["--steps", "2", "--batch", "2", "--seq-len", "8", "--hidden", "8", "--embedding", "4"], []),
     "toy": (["toy"], ["--length", "--seeds", "--lr", "--batch", "--hidden", "--embedding", "--max-steps",
                       "--max-norm", "--eval-batches", "--eval-batch-size"],
             ["--max-steps", "2", "--hidden", "8", "--batch", "4", "--eval-batches", "1", "--eval-batch-size", "4",
-             "--length", "4", "--seeds", "1"]),
+             "--length", "4", "--seeds", "1"], []),
     "gradients": (["gradients"], ["--length", "--trained-steps", "--hidden", "--batch", "--seed", "--radii"],
-                  ["--length", "3", "--hidden", "4", "--batch", "4", "--radii", "1"]),
+                  ["--length", "3", "--hidden", "4", "--batch", "4", "--radii", "1"], []),
+    "graph train": (["graph", "train"], ["--epochs", "--patience", "--lr", "--weight-decay", "--hidden", "--heads",
+                                         "--output-heads", "--dropout", "--seeds"],
+                    ["--model", "gat", "--hidden", "2", "--heads", "2"], ["--epochs", "2", "--seeds", "0"]),
+    "graph train mini-batch": (["graph", "train"], ["--batch-size", "--fanout", "--layers", "--hidden", "--lr",
+                                                    "--dropout"],
+                               ["--batch-size", "64", "--hidden", "4"], ["--epochs", "1", "--seeds", "0"]),
+    "graph depth": (["graph", "depth"], ["--layers", "--hidden", "--dropout", "--lr", "--weight-decay", "--epochs"],
+                    ["--layers", "2", "--hidden", "4", "--variants", "plain"], ["--epochs", "2", "--seeds", "0"]),
+    "graph linkpred": (["graph", "linkpred"], ["--hidden", "--latent", "--lr", "--recommend", "--top", "--epochs"],
+                       ["--hidden", "4", "--latent", "2"], ["--epochs", "2", "--seeds", "0"]),
+    "graph classify": (["graph", "classify"], ["--folds", "--hidden", "--layers", "--batch-size", "--lr", "--lr-step",
+                                               "--lr-decay", "--dropout", "--holdout", "--set2set-steps", "--seed"],
+                       ["--model", "gin-set2set", "--hidden", "4", "--layers", "2"], ["--epochs", "1"]),
+    "graph generate": (["graph", "generate"], ["--nodes", "--edges", "--features", "--classes", "--homophily",
+                                               "--signal", "--seed"],
+                       ["--nodes", "200", "--edges", "600", "--features", "3", "--classes", "2"], []),
 }
+GRAPH_FILES = ("_A.txt", "_graph_indicator.txt", "_graph_labels.txt")  # a TUDataset folder made of drawn bytes
 
 
 def files_outside(root, out):
@@ -35,20 +53,31 @@ def files_outside(root, out):
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_random_flags_and_files_exit_cleanly(tmp_path_factory, capsys, name, data):
+def test_random_flags_and_files_exit_cleanly(tmp_path_factory, capsys, shared_data, name, data):
     root = tmp_path_factory.mktemp("fuzz")
-    prefix, numeric, fixed = COMMANDS[name]
+    prefix, numeric, fixed, bounds = COMMANDS[name]
+    content = data.draw(FILE_BYTES, label="file")
     corpus = root / "book.txt"
-    corpus.write_bytes(data.draw(FILE_BYTES, label="corpus"))
+    corpus.write_bytes(content)
     out = root / "out"
     if data.draw(st.booleans(), label="out holds a file of the user's"):
         out.mkdir()
         (out / "mine.txt").write_text("mine")
     flags = data.draw(st.lists(st.sampled_from(numeric), max_size=3, unique=True), label="flags")
-    argv = [*prefix, *fixed, *(x for flag in flags for x in (flag, data.draw(NUMBERS, label=flag))),
-            "--out", str(out), "--device", "cpu"]
+    argv = [*prefix, *fixed, *(x for flag in flags for x in (flag, data.draw(NUMBERS, label=flag))), *bounds,
+            "--out", str(out)]
+    if name != "graph generate":
+        argv += ["--device", "cpu"]
     if name == "text train":
         argv += ["--corpus", str(corpus)]
+    if name.startswith("graph") and name != "graph generate":
+        argv += ["--data-dir", str(shared_data)]
+    if name == "graph classify":
+        folder = root / "RND"
+        folder.mkdir()
+        for suffix in GRAPH_FILES:
+            (folder / f"RND{suffix}").write_bytes(content)
+        argv += ["--folds", "2", "--dataset", data.draw(st.sampled_from(["mutag", str(folder)]), label="dataset")]
     before_outside, before_mine = files_outside(root, out), (out / "mine.txt").exists()
     capsys.readouterr()
     code = exit_code(argv)

@@ -11,6 +11,8 @@ from seqgraph import checkpoint
 from seqgraph.cli import main
 from seqgraph.graph.minibatch import MiniBatchTrainer
 
+from .test_reliability import exit_code
+
 TRAIN = ["graph", "train", "--model", "sage", "--batch-size", "8", "--fanout", "4", "3", "--hidden", "8",
          "--dropout", "0.5", "--epochs", "3", "--seeds", "0"]
 
@@ -24,7 +26,7 @@ def folder(tmp_path_factory):
 
 
 def one_line_error(capsys, argv, *needles):
-    assert main(argv) == 2
+    assert exit_code(argv) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and all(n in err[0] for n in needles), err
 
@@ -39,8 +41,8 @@ def test_generate_writes_a_graph_that_trains(folder, tmp_path, capsys):
 
 def test_bad_input_exits_2_with_one_line(folder, tmp_path, capsys):
     base = [*TRAIN, "--dataset", str(folder), "--out", str(tmp_path / "x"), "--force"]
-    one_line_error(capsys, [*base, "--batch-size", "0"], "--batch-size must be positive")
-    one_line_error(capsys, [*base, "--batch-size", "-3"], "--batch-size must be positive")
+    one_line_error(capsys, [*base, "--batch-size", "0"], "argument --batch-size: must be a positive integer")
+    one_line_error(capsys, [*base, "--batch-size", "-3"], "argument --batch-size: must be a positive integer")
     one_line_error(capsys, [*base, "--fanout", "5"], "--fanout 5", "for a model of 2 layers")
     one_line_error(capsys, [*base, "--layers", "3"], "--fanout 4 3", "for a model of 3 layers")
     one_line_error(capsys, ["graph", "train", "--model", "sage", "--out", str(tmp_path / "y")], "mini-batch mode")

@@ -7,7 +7,9 @@ is refused with the estimate, instead of failing inside an allocation (or being 
 """
 
 import os
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -36,3 +38,34 @@ def check_fits(what: str, parameters: int, activations: int) -> None:
     if need > have:
         raise InputError(f"{what} needs about {need / 2**30:,.1f} GiB of memory to train ({parameters:,} parameters, "
                          f"{activations:,} activations per step), more than this machine's {have / 2**30:,.1f} GiB")
+
+
+def check_disk(what: str, need: int, folder: str | os.PathLike) -> None:
+    """Refuse ``what`` if its ``need`` bytes would not fit on the disk of ``folder`` (or of its nearest existing
+    parent), before anything is written."""
+    path = Path(folder).absolute()
+    while not path.exists():
+        path = path.parent
+    free = shutil.disk_usage(path).free
+    if need > free:
+        raise InputError(f"{what} needs about {need / 2**30:,.1f} GiB of disk, more than the {free / 2**30:,.1f} GiB "
+                         f"free under {path}")
+
+
+def check_memory(what: str, need: int) -> None:
+    """Refuse ``what`` if its ``need`` bytes of arrays exceed the machine's memory."""
+    if need > physical_memory():
+        raise InputError(f"{what} needs about {need / 2**30:,.1f} GiB of memory, more than this machine's "
+                         f"{physical_memory() / 2**30:,.1f} GiB")
+
+
+def check_graph_model_fits(what: str, build: Callable[[], nn.Module], num_nodes: int, num_edges: int) -> None:
+    """:func:`check_fits` for a graph network trained on ``num_nodes`` nodes and ``num_edges`` edges at once.
+
+    Its activations are estimated from the model built on ``meta``: for every weight matrix, a few numbers of its
+    larger side per node and per edge (a layer's output per node; GAT's messages per edge and head).
+    """
+    with torch.device("meta"):
+        parameters = list(build().parameters())
+    widths = sum(max(p.shape) for p in parameters if p.dim() >= 2)
+    check_fits(what, sum(p.numel() for p in parameters), 4 * (num_nodes + num_edges) * widths)

@@ -24,6 +24,7 @@ def positive_int(text: str) -> int:
 
 MAX_SIZE = 2**20  # of a layer or a batch: larger models are refused by the memory check, not by overflows
 MAX_LENGTH = 10**5  # of a generated task sequence
+MAX_LAYERS = 64
 
 
 def bounded_int(limit: int):
@@ -34,6 +35,14 @@ def bounded_int(limit: int):
             raise argparse.ArgumentTypeError(f"must be at most {limit:,}, got {text}")
         return value
     return parse
+
+
+def fanout(text: str) -> int:
+    """Neighbours sampled per node: 1 to ``MAX_SIZE``, or -1 for all of them."""
+    value = _number(text, int)
+    if value != -1 and not 0 < value <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"must be -1 (all neighbours) or from 1 to {MAX_SIZE:,}, got {text}")
+    return value
 
 
 def nonnegative_int(text: str) -> int:

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError, NonFiniteLossError
+from ..resources import check_graph_model_fits
 from ..seeding import seed_everything
 from .batch import GraphDataset, minibatches
 from .classify import build_model
@@ -96,14 +97,25 @@ def evaluate(model: nn.Module, dataset: GraphDataset, index: Tensor, device: tor
     return loss / index.numel(), correct / index.numel()
 
 
+def _build(dataset: GraphDataset, config: ClassifyConfig) -> nn.Module:
+    return build_model(config.model, dataset.num_features, dataset.num_classes, config.hidden_size, config.num_layers,
+                       config.dropout, config.set2set_steps)
+
+
+def check_fits(dataset: GraphDataset, config: ClassifyConfig) -> None:
+    """Refuse ``config``'s model if training it on ``dataset`` would not fit in memory (a batch holds at most every
+    graph)."""
+    check_graph_model_fits(f"this {config.model.upper()}", lambda: _build(dataset, config), dataset.x.size(0),
+                           dataset.edge_index.size(1))
+
+
 def fit_fold(dataset: GraphDataset, train: Tensor, val: Tensor, test: Tensor, config: ClassifyConfig, seed: int,
              device: torch.device | str = "cpu", on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
     """Train one model on ``train`` for ``config.epochs`` epochs; per epoch: the training loss and accuracy (over
     the epoch's batches, in train mode), and loss and accuracy on ``val`` (if any) and ``test``."""
     device = torch.device(device)
     seed_everything(seed)
-    model = build_model(config.model, dataset.num_features, dataset.num_classes, config.hidden_size, config.num_layers,
-                        config.dropout, config.set2set_steps).to(device)
+    model = _build(dataset, config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step, config.lr_decay)
     generator = torch.Generator().manual_seed(seed)
@@ -161,6 +173,7 @@ def cross_validate(dataset: GraphDataset, config: ClassifyConfig, device: torch.
 
     ``on_epoch(fold, record)`` is called after each epoch of each fold (for a progress bar).
     """
+    check_fits(dataset, config)
     folds = stratified_folds(dataset.y, config.folds, config.seed)
     runs = []
     for i, test in enumerate(folds):

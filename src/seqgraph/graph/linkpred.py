@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError, NonFiniteLossError
+from ..resources import check_graph_model_fits
 from ..seeding import seed_everything
 from .data import Graph, remove_self_loops, to_csr, to_undirected
 from .layers import GCNConv
@@ -197,6 +198,11 @@ def evaluate(z: Tensor, pos: Tensor, neg: Tensor) -> tuple[float, float]:
     return roc_auc(scores, labels), average_precision(scores, labels)
 
 
+def build_autoencoder(config: LinkPredConfig, in_channels: int, num_classes: int = 0) -> "GAE":
+    """The (V)GAE of ``config`` (``num_classes``, unused, lets it be built like a node classifier)."""
+    return GAE(in_channels, config.hidden_size, config.latent, variational=config.model == "vgae")
+
+
 def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.device | str = "cpu",
                  on_epoch: Callable[[dict], None] | None = None) -> tuple[LinkPredResult, Tensor, EdgeSplit]:
     """Split ``graph``'s edges with ``seed``, train a (V)GAE on the training edges with Adam and fresh negatives
@@ -209,6 +215,8 @@ def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.
         raise InputError(f"unknown model {config.model!r}; choose one of {', '.join(AUTOENCODERS)}")
     if graph.x is None:
         raise InputError("link prediction needs node features graph.x")
+    check_graph_model_fits(f"this {config.model.upper()}", lambda: build_autoencoder(config, graph.x.size(1)),
+                           graph.num_nodes, graph.edge_index.size(1))
     seed_everything(seed)
     split = split_edges(graph, config.val_fraction, config.test_fraction, seed)
     n = graph.num_nodes
@@ -216,7 +224,7 @@ def fit_linkpred(graph: Graph, config: LinkPredConfig, seed: int, device: torch.
     forbidden = pair_keys(torch.cat([split.train_pos, split.held_out()], dim=1), n)
     x = to_csr(raw_scale(graph.x.float())).to(device)
     edge_index = split.train_edge_index.to(device)
-    model = GAE(x.size(1), config.hidden_size, config.latent, variational=config.model == "vgae").to(device)
+    model = build_autoencoder(config, x.size(1)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # positives: the training edges and, as in Kipf's code (target A_train + I), every node paired with itself
     pos = torch.cat([split.train_pos, torch.arange(n).expand(2, n)], dim=1).to(device)

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from .. import distributed
 from ..errors import InputError, NonFiniteLossError
+from ..resources import check_graph_model_fits
 from ..seeding import rng_state, seed_everything, set_rng_state
 from .layerwise import KINDS, LayerStack, layerwise_inference
 from .sampler import check_fanouts, mix, sample_blocks
@@ -84,6 +85,20 @@ def build_model(config: MiniBatchConfig, in_channels: int, num_classes: int) -> 
                       config.heads, config.output_heads)
 
 
+def check_fits(store: GraphStore, config: MiniBatchConfig) -> None:
+    """Refuse ``config``'s model if a training step would not fit in memory: the blocks of one global batch hold at
+    most the batch times the product of the fan-outs so far, per hop, in nodes and in edges."""
+    frontier = nodes = min(config.batch_size, store.num_nodes)
+    edges = 0
+    for fanout in config.fanouts:
+        reached = store.csr.num_edges if fanout == -1 else frontier * fanout
+        edges += min(reached, store.csr.num_edges)
+        frontier = min(reached, store.num_nodes)
+        nodes += frontier
+    check_graph_model_fits(f"this {config.model.upper()}", lambda: build_model(config, store.x.size(1), 1),
+                           min(nodes, store.num_nodes), edges)
+
+
 class MiniBatchTrainer:
     """One mini-batch run: model, Adam, epoch counter, evaluations and the best one so far."""
 
@@ -94,6 +109,7 @@ class MiniBatchTrainer:
         distributed.shard(config.batch_size)  # the global batch must split equally over the processes
         if store.train_idx.numel() == 0:
             raise InputError("the graph has no training nodes")
+        check_fits(store, config)
         self.store, self.config, self.seed, self.device = store, config, seed, torch.device(device)
         seed_everything(seed)
         self.model = build_model(config, store.x.size(1), store.num_classes).to(self.device)

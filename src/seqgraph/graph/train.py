@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError, NonFiniteLossError
+from ..resources import check_graph_model_fits
 from ..seeding import seed_everything
 from .data import Graph, to_csr
 from .models import NODE_MODELS, build_model
@@ -92,6 +93,14 @@ def fit(graph: Graph, config: NodeTrainConfig, seed: int, device: torch.device |
     return fit_model(functools.partial(build_model, config), graph, config, seed, device, on_epoch)[0]
 
 
+def check_training_fits(build: Callable[[int, int], nn.Module], graph: Graph) -> None:
+    """Refuse the model ``build(in_channels, num_classes)`` if its full-batch training on ``graph`` would not fit in
+    memory (:func:`~seqgraph.resources.check_graph_model_fits`)."""
+    num_classes = int(graph.y.max()) + 1 if graph.y is not None else 1
+    check_graph_model_fits("this model", lambda: build(graph.x.size(1), num_classes), graph.num_nodes,
+                           graph.edge_index.size(1))
+
+
 def fit_model(build: Callable[[int, int], nn.Module], graph: Graph, config: NodeTrainConfig, seed: int,
               device: torch.device | str = "cpu",
               on_epoch: Callable[[dict], None] | None = None) -> tuple[RunResult, nn.Module]:
@@ -106,6 +115,7 @@ def fit_model(build: Callable[[int, int], nn.Module], graph: Graph, config: Node
     for name in ("x", "y", "train_mask", "val_mask", "test_mask"):
         if getattr(graph, name) is None:
             raise InputError(f"node classification needs graph.{name}")
+    check_training_fits(build, graph)
     seed_everything(seed)
     graph = graph.to(device)
     x = to_csr(graph.x.float())  # bag-of-words features: a few % non-zero

@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import TypedDict
 
 from ...graph.classify import MODELS
-from ...graph.crossval import ClassifyConfig, cross_validate
+from ...graph.crossval import ClassifyConfig, check_fits, cross_validate
 from ...graph.datasets.tu import NAMES, load_tu
 from ...outdir import write_json
 from ...stats import pm
 from ..common import (
+    MAX_LAYERS,
+    MAX_SIZE,
     add_run_options,
+    bounded_int,
     learning_rate,
     nonnegative_int,
     positive_float,
@@ -89,12 +92,12 @@ def register(sub) -> None:
                    f"readouts), baseline (Errica et al.'s MLP on the sum of node features) (default: {d.model})")
     p.add_argument("--folds", type=positive_int, default=d.folds, help=f"cross-validation folds (default: {d.folds})")
     p.add_argument("--epochs", type=positive_int, default=d.epochs, help=f"epochs per fold (default: {d.epochs})")
-    p.add_argument("--hidden", type=positive_int, default=d.hidden_size,
-                   help=f"hidden units (default: {d.hidden_size})")
-    p.add_argument("--layers", type=positive_int, default=d.num_layers,
-                   help=f"layers counting the input layer (default: {d.num_layers})")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
-                   help=f"graphs per mini-batch (default: {d.batch_size})")
+    p.add_argument("--hidden", type=bounded_int(MAX_SIZE), default=d.hidden_size,
+                   help=f"hidden units, at most {MAX_SIZE:,} (default: {d.hidden_size})")
+    p.add_argument("--layers", type=bounded_int(MAX_LAYERS), default=d.num_layers,
+                   help=f"layers counting the input layer, at most {MAX_LAYERS} (default: {d.num_layers})")
+    p.add_argument("--batch-size", type=bounded_int(MAX_SIZE), default=d.batch_size,
+                   help=f"graphs per mini-batch, at most {MAX_SIZE:,} (default: {d.batch_size})")
     p.add_argument("--lr", type=learning_rate, default=d.lr, help=f"Adam learning rate (default: {d.lr})")
     p.add_argument("--lr-step", type=positive_int, default=d.lr_step,
                    help=f"epochs between learning-rate decays (default: {d.lr_step})")
@@ -105,8 +108,8 @@ def register(sub) -> None:
     p.add_argument("--holdout", type=probability, default=d.holdout,
                    help=f"share of each training fold held out to pick the epoch; 0 trains on the whole fold and "
                    f"reports only the GIN paper's protocol (default: {d.holdout})")
-    p.add_argument("--set2set-steps", type=positive_int, default=d.set2set_steps,
-                   help=f"attention reads of gin-set2set's readouts (default: {d.set2set_steps})")
+    p.add_argument("--set2set-steps", type=bounded_int(MAX_LAYERS), default=d.set2set_steps,
+                   help=f"attention reads of gin-set2set's readouts, at most {MAX_LAYERS} (default: {d.set2set_steps})")
     p.add_argument("--no-node-attributes", action="store_true",
                    help="use the node labels only, not the real-valued node attributes (PROTEINS, ENZYMES)")
     p.add_argument("--seed", type=nonnegative_int, default=d.seed,
@@ -124,6 +127,7 @@ def run_classify(args) -> int:
                             set2set_steps=args.set2set_steps, seed=args.seed)
     run_config = {"dataset": args.dataset, "node_attributes": not args.no_node_attributes,
                   **dataclasses.asdict(config)}
+    check_fits(dataset, config)
     out = prepare_out(args, "graph classify", run_config)
     key = args.dataset.lower() if args.dataset.lower() in NAMES else dataset.name
 

@@ -2,15 +2,17 @@
 output folder, a progress bar, and at the end results.json, a figure and the printed table (or JSON)."""
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from ...graph.data import Graph
 from ...graph.datasets import load_dataset
+from ...graph.train import check_training_fits
 from ...outdir import write_json
 from ..common import Distinct, prepare_out, print_json, resolve_device, seed_value
 
@@ -40,8 +42,11 @@ class GraphRun:
         graph, name = load_dataset(args.dataset, args.data_dir)
         return cls(args, device, graph, name)
 
-    def prepare(self, command: str, config: dict) -> Path:
-        """Claim ``--out`` for ``command`` with ``config`` (refused if it holds another experiment)."""
+    def prepare(self, command: str, config: dict, builds: Iterable[Callable[[int, int], nn.Module]] = ()) -> Path:
+        """Claim ``--out`` for ``command`` with ``config`` (refused if it holds another experiment), once each model
+        ``build(in_channels, num_classes)`` that the command will train has been found to fit in memory."""
+        for build in builds:
+            check_training_fits(build, self.graph)
         self.out = prepare_out(self.args, command, config)
         return self.out
 

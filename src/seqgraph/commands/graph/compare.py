@@ -84,7 +84,8 @@ def run_compare(args) -> int:
                   for key, c in chosen.items()}
     run_config = {"dataset": args.dataset, "seeds": args.seeds,
                   "models": {key: dataclasses.asdict(c.config) for key, c in chosen.items()}}
-    run.prepare("graph compare", run_config)
+    run.prepare("graph compare", run_config,
+                [lambda i, k, c=c: c.build(c.config, i, k) for c in chosen.values()])
 
     rows = []
     total = sum(c.config.epochs for c in chosen.values()) * len(args.seeds)

@@ -1,6 +1,7 @@
 """`seqgraph graph depth`: over-smoothing of GCN stacks of 1 to 16 layers, plain, self-weighted and residual."""
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import TypedDict
 
@@ -8,8 +9,11 @@ from ...graph import depth
 from ...graph.train import NodeTrainConfig, fit_model
 from ...stats import mean_std, pm
 from ..common import (
+    MAX_LAYERS,
+    MAX_SIZE,
     Distinct,
     add_run_options,
+    bounded_int,
     learning_rate,
     nonnegative_float,
     positive_int,
@@ -42,11 +46,12 @@ def register(sub) -> None:
         "the same closed neighbourhood, which a plain GCN layer maps to the same value. Writes DIR/results.json "
         "and DIR/depth.png.")
     add_dataset_options(p, seeds=3)
-    p.add_argument("--layers", type=positive_int, nargs="+", action=Distinct, default=[1, 2, 4, 8, 16],
-                   help="depths to train (default: 1 2 4 8 16)")
+    p.add_argument("--layers", type=bounded_int(MAX_LAYERS), nargs="+", action=Distinct, default=[1, 2, 4, 8, 16],
+                   help=f"depths to train, each at most {MAX_LAYERS} (default: 1 2 4 8 16)")
     p.add_argument("--variants", choices=depth.VARIANTS, nargs="+", action=Distinct, default=list(depth.VARIANTS),
                    help="layer kinds (default: all)")
-    p.add_argument("--hidden", type=positive_int, default=64, help="hidden features (default: 64)")
+    p.add_argument("--hidden", type=bounded_int(MAX_SIZE), default=64,
+                   help=f"hidden features, at most {MAX_SIZE:,} (default: 64)")
     p.add_argument("--dropout", type=probability, default=0.5, help="dropout before every layer (default: 0.5)")
     p.add_argument("--lr", type=learning_rate, default=0.01, help="Adam learning rate (default: 0.01)")
     p.add_argument("--weight-decay", type=nonnegative_float, default=5e-4,
@@ -61,9 +66,13 @@ def run_depth(args) -> int:
     graph, name = run.graph, run.name
     config = NodeTrainConfig(model="deep-gcn", hidden_size=args.hidden, dropout=args.dropout, lr=args.lr,
                          weight_decay=args.weight_decay, epochs=args.epochs)
+    def build(in_channels: int, classes: int, layers: int, variant: str) -> depth.DeepGCN:
+        return depth.DeepGCN(in_channels, config.hidden_size, classes, layers, variant, config.dropout)
+
     run_config = {"dataset": args.dataset, "seeds": args.seeds, "layers": args.layers, "variants": args.variants,
                   **dataclasses.asdict(config)}
-    run.prepare("graph depth", run_config)
+    run.prepare("graph depth", run_config, [functools.partial(build, layers=max(args.layers), variant=variant)
+                                            for variant in args.variants])
 
     demo = depth.self_weight_demo(args.seeds[0])
     rows = []
@@ -71,12 +80,11 @@ def run_depth(args) -> int:
     with run.progress(total, f"depth {name}") as bar:
         for variant in args.variants:
             for layers in args.layers:
-                def build(in_channels, classes, layers=layers, variant=variant):
-                    return depth.DeepGCN(in_channels, config.hidden_size, classes, layers, variant, config.dropout)
                 runs = []
                 for seed in args.seeds:
                     bar.set_postfix(variant=variant, layers=layers, seed=seed)
-                    result, model = fit_model(build, graph, config, seed, run.device, lambda _: bar.update(1))
+                    result, model = fit_model(functools.partial(build, layers=layers, variant=variant), graph,
+                                              config, seed, run.device, lambda _: bar.update(1))
                     runs.append({"seed": seed, "test_acc": 100 * result.test_acc_best_val,
                                  "best_epoch": result.best_epoch, "distance": depth.output_distance(model, graph)})
                 rows.append({"variant": variant, "layers": layers, "runs": runs,

@@ -1,8 +1,18 @@
 """`seqgraph graph generate`: a synthetic R-MAT graph with planted classes, written as memory-mapped .npy files."""
 
-from ...graph.datasets.synthetic import generate_rmat
+from ...graph.datasets.synthetic import check_settings, generate_rmat
+from ...graph.sampler import MAX_NODES
 from ...graph.storage import open_store
-from ..common import nonnegative_int, positive_float, positive_int, prepare_out, print_json, probability
+from ..common import (
+    MAX_SIZE,
+    bounded_int,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    prepare_out,
+    print_json,
+    probability,
+)
 
 
 def register(sub) -> None:
@@ -12,11 +22,16 @@ def register(sub) -> None:
         "Gaussian features to --out as .npy files (CSR adjacency, features, labels, splits), generated in chunks so "
         "that memory stays bounded. Train on it with `seqgraph graph train --dataset DIR --batch-size B`. Example: "
         "--nodes 10000000 --edges 100000000 (about 3.2 GB with 64 features).")
-    p.add_argument("--nodes", type=positive_int, default=1_000_000, help="nodes (default: 1000000)")
+    p.add_argument("--nodes", type=bounded_int(MAX_NODES), default=1_000_000,
+                   help=f"nodes, at most {MAX_NODES:,} (default: 1000000)")
     p.add_argument("--edges", type=positive_int, default=10_000_000,
-                   help="directed edges stored, an even number: each R-MAT pair both ways (default: 10000000)")
-    p.add_argument("--features", type=positive_int, default=64, help="features per node (default: 64)")
-    p.add_argument("--classes", type=positive_int, default=8, help="planted classes (default: 8)")
+                   help="directed edges stored, an even number: each R-MAT pair both ways; the files must fit on "
+                   "the disk "
+                   "(default: 10000000)")
+    p.add_argument("--features", type=bounded_int(MAX_SIZE), default=64,
+                   help=f"features per node, at most {MAX_SIZE:,} (default: 64)")
+    p.add_argument("--classes", type=positive_int, default=8,
+                   help="planted classes, from 2 to half the nodes (default: 8)")
     p.add_argument("--homophily", type=probability, default=0.9,
                    help="probability that an edge joins two nodes of the same class (default: 0.9)")
     p.add_argument("--signal", type=positive_float, default=0.3,
@@ -31,6 +46,7 @@ def register(sub) -> None:
 def run(args) -> int:
     settings = {key: getattr(args, key) for key in ("nodes", "edges", "features", "classes", "homophily", "signal",
                                                     "seed")}
+    check_settings(args.out, args.nodes, args.edges, args.features, args.classes, args.homophily)
     out = prepare_out(args, "graph generate", settings)
     generate_rmat(out, args.nodes, args.edges, args.features, args.classes, args.homophily, args.signal,
                   seed=args.seed)

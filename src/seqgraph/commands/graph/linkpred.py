@@ -1,13 +1,23 @@
 """`seqgraph graph linkpred`: link prediction with a graph auto-encoder (GAE or VGAE), AUC and AP over seeds."""
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import TypedDict
 
 from ...errors import InputError
 from ...graph import linkpred
 from ...stats import mean_std, pm
-from ..common import add_run_options, learning_rate, nonnegative_int, positive_int, pyplot, save_figure
+from ..common import (
+    MAX_SIZE,
+    add_run_options,
+    bounded_int,
+    learning_rate,
+    nonnegative_int,
+    positive_int,
+    pyplot,
+    save_figure,
+)
 from .common import GraphRun, add_dataset_options
 
 
@@ -48,12 +58,14 @@ def register(sub) -> None:
     p.add_argument("--model", choices=linkpred.AUTOENCODERS, default="gae", help="the auto-encoder (default: gae)")
     p.add_argument("--epochs", type=positive_int, default=c.epochs, help=f"training epochs (default: {c.epochs})")
     p.add_argument("--lr", type=learning_rate, default=c.lr, help=f"Adam learning rate (default: {c.lr})")
-    p.add_argument("--hidden", type=positive_int, default=c.hidden_size,
-                   help=f"features of the first GCN layer (default: {c.hidden_size})")
-    p.add_argument("--latent", type=positive_int, default=c.latent, help=f"size of z per node (default: {c.latent})")
+    p.add_argument("--hidden", type=bounded_int(MAX_SIZE), default=c.hidden_size,
+                   help=f"features of the first GCN layer, at most {MAX_SIZE:,} (default: {c.hidden_size})")
+    p.add_argument("--latent", type=bounded_int(MAX_SIZE), default=c.latent,
+                   help=f"size of z per node, at most {MAX_SIZE:,} (default: {c.latent})")
     p.add_argument("--recommend", type=nonnegative_int, metavar="NODE",
                    help="list the most likely missing links of this node id")
-    p.add_argument("--top", type=positive_int, default=10, help="how many links --recommend lists (default: 10)")
+    p.add_argument("--top", type=bounded_int(MAX_SIZE), default=10,
+                   help=f"how many links --recommend lists, at most {MAX_SIZE:,} (default: 10)")
     add_run_options(p)
     p.set_defaults(func=run_linkpred)
 
@@ -67,7 +79,7 @@ def run_linkpred(args) -> int:
                                      epochs=args.epochs)
     run_config = {"dataset": args.dataset, "seeds": args.seeds, "recommend": args.recommend, "top": args.top,
                   **dataclasses.asdict(config)}
-    run.prepare("graph linkpred", run_config)
+    run.prepare("graph linkpred", run_config, [functools.partial(linkpred.build_autoencoder, config)])
 
     runs, first = [], None
     with run.progress(len(args.seeds) * config.epochs, f"{config.model} {name}") as bar:

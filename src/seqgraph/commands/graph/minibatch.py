@@ -15,24 +15,35 @@ from ...errors import InputError
 from ...graph.datasets import load_dataset
 from ...graph.datasets.amazon import load_amazon_photo
 from ...graph.layerwise import KINDS
-from ...graph.minibatch import MiniBatchTrainer, minibatch_config
+from ...graph.minibatch import MiniBatchTrainer, check_fits, minibatch_config
 from ...graph.sampler import check_fanouts
 from ...graph.storage import GraphStore, open_store
 from ...outdir import write_json
 from ...stats import mean_std, pm
-from ..common import StopRequest, naming, prepare_out, print_json, resolve_device
+from ..common import (
+    MAX_LAYERS,
+    MAX_SIZE,
+    StopRequest,
+    bounded_int,
+    fanout,
+    naming,
+    prepare_out,
+    print_json,
+    resolve_device,
+)
 
 PHOTO = "amazon-photo"
 
 
 def add_options(p) -> None:
     """The flags of the mini-batch mode (``--batch-size`` selects it)."""
-    p.add_argument("--batch-size", type=int, help="mini-batch mode: seed nodes per global batch, split across "
-                   "torchrun's processes (default: full-batch training)")
-    p.add_argument("--fanout", type=int, nargs="+", default=None,
-                   help="mini-batch mode: neighbours sampled per node at hop 1 (the seeds), 2, ...; -1 takes all; "
-                   "one per layer (default: 25 10)")
-    p.add_argument("--layers", type=int, default=2, help="mini-batch mode: graph layers (default: 2)")
+    p.add_argument("--batch-size", type=bounded_int(MAX_SIZE), help="mini-batch mode: seed nodes per global batch, "
+                   f"split across torchrun's processes, at most {MAX_SIZE:,} (default: full-batch training)")
+    p.add_argument("--fanout", type=fanout, nargs="+", default=None,
+                   help="mini-batch mode: neighbours sampled per node at hop 1 (the seeds), 2, ...; -1 takes all, "
+                   f"at most {MAX_SIZE:,}; one per layer (default: 25 10)")
+    p.add_argument("--layers", type=bounded_int(MAX_LAYERS), default=2,
+                   help=f"mini-batch mode: graph layers, at most {MAX_LAYERS} (default: 2)")
     p.add_argument("--resume", action="store_true",
                    help="mini-batch mode: continue the run stopped in --out from its checkpoints")
 
@@ -47,8 +58,6 @@ def _graph(dataset: str, data_dir: str | None, seed: int) -> tuple[GraphStore, s
 
 
 def _config(args):
-    if args.batch_size <= 0:
-        raise InputError(f"--batch-size must be positive, got {args.batch_size}")
     if args.model not in KINDS:
         raise InputError(f"--model {args.model}: mini-batch mode trains {', '.join(KINDS)}")
     overrides = {field: getattr(args, flag) for flag, field in
@@ -75,6 +84,7 @@ def _run(args, device) -> int:
     out = Path(args.out)
     run_config = {"dataset": args.dataset, "seeds": args.seeds, "mode": "mini-batch", **dataclasses.asdict(config)}
     stores = {seed: _graph(args.dataset, args.data_dir, seed) for seed in args.seeds[:1]}  # checked before writing
+    check_fits(stores[args.seeds[0]][0], config)
     if not args.resume:
         distributed.main_first(lambda: prepare_out(args, "graph train", run_config), others=False)
     elif not out.is_dir():

@@ -1,18 +1,21 @@
 """`seqgraph graph train`: GCN or GAT node classification on a Planetoid graph, once per seed."""
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import TypedDict
 
 from ...errors import InputError
 from ...graph.datasets import NAMES
-from ...graph.models import NODE_MODELS
+from ...graph.models import NODE_MODELS, build_model
 from ...graph.train import default_config, fit
 from ...outdir import write_json
 from ...stats import mean_std, pm
 from ..common import (
+    MAX_SIZE,
     Distinct,
     add_run_options,
+    bounded_int,
     learning_rate,
     nonnegative_float,
     nonnegative_int,
@@ -80,10 +83,13 @@ def register(sub) -> None:
                    "0 never stops early (default: none for GCN, 100 for GAT)")
     p.add_argument("--lr", type=learning_rate, help="Adam learning rate (default: the paper's)")
     p.add_argument("--weight-decay", type=nonnegative_float, help="L2 weight decay (default: the paper's)")
-    p.add_argument("--hidden", type=positive_int, help="hidden features, per head for GAT (default: 16 GCN, 8 GAT)")
-    p.add_argument("--heads", type=positive_int, help="GAT attention heads of the first layer (default: 8)")
-    p.add_argument("--output-heads", type=positive_int,
-                   help="GAT attention heads of the output layer, averaged (default: 1; Pubmed 8)")
+    p.add_argument("--hidden", type=bounded_int(MAX_SIZE),
+                   help=f"hidden features, per head for GAT, at most {MAX_SIZE:,} (default: 16 GCN, 8 GAT)")
+    p.add_argument("--heads", type=bounded_int(MAX_SIZE),
+                   help=f"GAT attention heads of the first layer, at most {MAX_SIZE:,} (default: 8)")
+    p.add_argument("--output-heads", type=bounded_int(MAX_SIZE),
+                   help=f"GAT attention heads of the output layer, averaged, at most {MAX_SIZE:,} "
+                   "(default: 1; Pubmed 8)")
     p.add_argument("--dropout", type=probability, help="dropout probability (default: 0.5 GCN, 0.6 GAT)")
     minibatch.add_options(p)
     add_run_options(p)
@@ -102,7 +108,7 @@ def run_train(args) -> int:
         overrides["patience"] = None
     config = dataclasses.replace(default_config(args.model, name), **overrides)
     run_config = {"dataset": args.dataset, "seeds": args.seeds, **dataclasses.asdict(config)}
-    out = run.prepare("graph train", run_config)
+    out = run.prepare("graph train", run_config, [functools.partial(build_model, config)])
 
     runs = []
     with run.progress(len(args.seeds) * config.epochs, f"{config.model} {name}") as bar:

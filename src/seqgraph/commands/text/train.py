@@ -15,6 +15,7 @@ from ...errors import InputError
 from ...outdir import write_json
 from ...stats import smooth
 from ..common import (
+    MAX_LAYERS,
     MAX_SIZE,
     StopRequest,
     add_data_dir_option,
@@ -68,7 +69,7 @@ HYPERPARAMETERS = (
     ("--seq-len", "seq_len", bounded_int(MAX_SIZE), "T, characters per training window (and validation window)"),
     ("--hidden", "hidden_size", bounded_int(MAX_SIZE), "units of each LSTM layer"),
     ("--embedding", "embedding_dim", bounded_int(MAX_SIZE), "character embedding size"),
-    ("--layers", "num_layers", bounded_int(64), "recurrent layers, at most 64"),
+    ("--layers", "num_layers", bounded_int(MAX_LAYERS), f"recurrent layers, at most {MAX_LAYERS}"),
     ("--dropout", "dropout", probability, "dropout on each LSTM layer's output during training"),
     ("--lr", "lr", learning_rate, "Adam's learning rate"),
     ("--schedule", "schedule", ("step", "cosine"),

@@ -27,10 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ...resources import check_disk, check_memory
+from ..sampler import MAX_NODES
 from ..storage import SPLITS
 
 GRAPH500 = (0.57, 0.19, 0.19)  # a, b, c; d = 1 - a - b - c
 _CHUNK = 1 << 22  # pairs per chunk
+DEFAULT_SPLIT = (0.01, 0.005, 0.01)  # of the nodes: training, validation, test
 
 
 def _pairs(rng: np.random.Generator, size: int, class_size: int, num_classes: int, homophily: float) -> tuple:
@@ -65,8 +68,25 @@ def _edge_chunks(seed: int, num_nodes: int, num_edges: int, num_classes: int, ho
         yield np.concatenate([u, v]), np.concatenate([v, u])
 
 
+def check_settings(folder: str | os.PathLike, num_nodes: int, num_edges: int, num_features: int, num_classes: int,
+                   homophily: float, split: tuple = DEFAULT_SPLIT) -> None:
+    """Refuse settings that :func:`generate_rmat` cannot honour, or whose files or arrays would exceed the disk or
+    the memory, before anything is written."""
+    if num_nodes < 2 or num_edges < 2 or num_edges % 2:
+        raise InputError(f"need at least 2 nodes and a positive even number of edges, got {num_nodes}, {num_edges}")
+    if num_nodes > MAX_NODES:
+        raise InputError(f"at most {MAX_NODES:,} nodes, got {num_nodes:,}")
+    if not 2 <= num_classes <= num_nodes // 2:
+        raise InputError(f"the number of classes must be in [2, num_nodes / 2], got {num_classes}")
+    if num_features <= 0 or not 0 < homophily <= 1 or len(split) != 3 or min(split) < 0 or sum(split) > 1:
+        raise InputError(f"bad generator settings: features {num_features}, homophily {homophily}, split {split}")
+    what = f"a graph of {num_nodes:,} nodes, {num_edges:,} edges and {num_features:,} features"
+    check_memory(what, 4 * 8 * num_nodes + 8 * 8 * _CHUNK)  # relabelling, labels, degrees, splits; one chunk
+    check_disk(what, 8 * (num_nodes + 1) + 4 * num_edges + 4 * num_nodes * num_features + 16 * num_nodes, folder)
+
+
 def generate_rmat(folder: str | os.PathLike, num_nodes: int, num_edges: int, num_features: int = 64,
-                  num_classes: int = 8, homophily: float = 0.9, signal: float = 0.3, split: tuple = (0.01, 0.005, 0.01),
+                  num_classes: int = 8, homophily: float = 0.9, signal: float = 0.3, split: tuple = DEFAULT_SPLIT,
                   seed: int = 0) -> None:
     """Write an R-MAT graph with planted classes to ``folder`` (see the module docstring).
 
@@ -77,14 +97,7 @@ def generate_rmat(folder: str | os.PathLike, num_nodes: int, num_edges: int, num
         signal: length scale of the class means relative to the unit noise.
         split: fractions of the nodes drawn for training, validation and test.
     """
-    if num_nodes < 2 or num_edges < 2 or num_edges % 2:
-        raise InputError(f"need at least 2 nodes and a positive even number of edges, got {num_nodes}, {num_edges}")
-    if num_nodes > 2**31 - 1:
-        raise InputError(f"at most {2**31 - 1} nodes, got {num_nodes}")
-    if not 2 <= num_classes <= num_nodes // 2:
-        raise InputError(f"the number of classes must be in [2, num_nodes / 2], got {num_classes}")
-    if num_features <= 0 or not 0 < homophily <= 1 or len(split) != 3 or min(split) < 0 or sum(split) > 1:
-        raise InputError(f"bad generator settings: features {num_features}, homophily {homophily}, split {split}")
+    check_settings(folder, num_nodes, num_edges, num_features, num_classes, homophily, split)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 0])
