@@ -1,9 +1,12 @@
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from seqgraph.errors import InputError
 from seqgraph.memory.classifier import CLASSIFIERS as MODELS
 from seqgraph.memory.classifier import SequenceClassifier, build_classifier, lstm_param_count
 from seqgraph.recurrent import LSTM, BiLSTM
@@ -106,3 +109,37 @@ def test_classifier_rejects_bad_sizes():
         build_classifier("rnn", -1, 3, 8)
     with pytest.raises(ValueError, match="LSTMCell: hidden_size must be a positive integer, got 0"):
         build_classifier("lstm", 5, 3, 0)
+
+
+# --- the initialisation variants of the README's "Why the steps differ" ------------------------------------------
+
+def test_default_initialisation_leaves_the_random_stream_as_built():
+    torch.manual_seed(0)
+    plain = build_classifier("lstm", 5, 4, hidden_size=64)
+    torch.manual_seed(0)
+    named = build_classifier("lstm", 5, 4, hidden_size=64, init="kaiming", embedding_init="normal")
+    for (key, a), b in zip(plain.state_dict().items(), named.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
+
+
+def test_initialisation_variants_draw_the_documented_distributions():
+    torch.manual_seed(0)
+    hidden, embedding = 256, 32
+    torch_init = build_classifier("lstm", 5, 4, hidden, embedding, init="torch")
+    bound = 1 / math.sqrt(hidden)
+    for name, p in torch_init.rnn.named_parameters():
+        assert p.abs().max() <= bound and p.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05), name
+    xw = build_classifier("lstm", 5, 4, hidden, embedding, init="kaiming-xw")
+    w_ih = xw.rnn.cell.weight_ih  # (4H, E): as x @ W with W (E, 4H) the fan is 4H, not E
+    assert w_ih.std().item() == pytest.approx(math.sqrt(2 / (4 * hidden)), rel=0.05)
+    assert build_classifier("lstm", 5, 4, hidden, embedding).rnn.cell.weight_ih.std().item() == pytest.approx(
+        math.sqrt(2 / embedding), rel=0.05)
+    emb = build_classifier("lstm", 500, 4, hidden, embedding, embedding_init="kaiming").embedding.weight
+    assert emb.std().item() == pytest.approx(math.sqrt(2 / embedding), rel=0.05)  # 0.25, not N(0, 1)
+
+
+def test_unknown_initialisations_are_input_errors():
+    with pytest.raises(InputError, match="unknown init 'xavier'"):
+        build_classifier("lstm", 5, 4, 16, init="xavier")
+    with pytest.raises(InputError, match="unknown embedding_init"):
+        build_classifier("lstm", 5, 4, 16, embedding_init="zeros")

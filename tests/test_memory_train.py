@@ -1,13 +1,14 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqgraph import checkpoint
-from seqgraph.errors import NonFiniteLossError
+from seqgraph.errors import InputError, NonFiniteLossError
 from seqgraph.memory.train import WINDOW, ToyConfig, ToyTrainer, aggregate, rule_fires
 
 TINY = ToyConfig(task="randomcomb", length=4, model="lstm", hidden_size=16, batch_size=32, lr=1e-2, max_steps=40,
@@ -103,3 +104,19 @@ def test_aggregate_mean_and_sample_std():
     assert agg["termination_step"]["default"] == {"mean": 110, "std": pytest.approx(math.sqrt(200)), "reached": 2}
     assert agg["termination_step"]["literal"]["mean"] == 80
     assert agg["report_termination_step"] == 86
+
+
+def test_softmax_twice_trains_on_the_cross_entropy_of_the_probabilities():
+    config = dataclasses.replace(TINY, loss="softmax-twice", max_steps=1)
+    trainer = ToyTrainer(config)
+    x, y = trainer.task.batch(config.batch_size, np.random.default_rng([config.seed, 0]))  # the first batch
+    with torch.no_grad():
+        p = trainer.model(x).double().exp()  # the model's probabilities
+        expected = -(p.softmax(-1).log()[torch.arange(len(y)), y]).mean().item()
+    assert trainer.train_step().loss == pytest.approx(expected, rel=1e-5)
+    assert expected > math.log(len(p[0])) - 0.5  # the probabilities' softmax is nearly flat: a weak signal
+
+
+def test_unknown_loss_is_an_input_error():
+    with pytest.raises(InputError, match="unknown loss"):
+        ToyTrainer(dataclasses.replace(TINY, loss="mse"))

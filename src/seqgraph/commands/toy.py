@@ -7,9 +7,9 @@ from typing import TypedDict
 
 from .. import checkpoint, distributed, outdir
 from ..errors import InputError, Interrupted
-from ..memory.classifier import CLASSIFIERS
+from ..memory.classifier import CLASSIFIERS, EMBEDDING_INITIALISATIONS, INITIALISATIONS
 from ..memory.tasks import make_task
-from ..memory.train import KIND, PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate, check_memory
+from ..memory.train import KIND, LOSSES, PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate, check_memory
 from ..stats import pm, smooth, termination
 from .common import (
     MAX_LENGTH,
@@ -82,6 +82,13 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=bounded_int(MAX_SIZE), help="hidden size (default: Table 2)")
     p.add_argument("--embedding", type=bounded_int(MAX_SIZE),
                    help="embedding size (default: hidden / 4, as the report)")
+    p.add_argument("--init", choices=tuple(INITIALISATIONS), default="kaiming",
+                   help="; ".join(f"{k}: {v}" for k, v in INITIALISATIONS.items())
+                   + " (default: kaiming; the others are the README's initialisation variants)")
+    p.add_argument("--embedding-init", choices=tuple(EMBEDDING_INITIALISATIONS), default="normal",
+                   help="; ".join(f"{k}: {v}" for k, v in EMBEDDING_INITIALISATIONS.items()) + " (default: normal)")
+    p.add_argument("--loss", choices=tuple(LOSSES), default="nll",
+                   help="; ".join(f"{k}: {v}" for k, v in LOSSES.items()) + " (default: nll)")
     p.add_argument("--max-steps", type=positive_int, help="training steps at most (default: Table 2)")
     p.add_argument("--max-norm", type=positive_float, help="gradient clipping max norm (default: 10)")
     p.add_argument("--eval-batches", type=positive_int, default=200,
@@ -106,7 +113,8 @@ def run(args, device) -> int:
     base = ToyConfig.preset(args.task, model=args.model, lr=args.lr, batch_size=args.batch, hidden_size=args.hidden,
                             embedding_dim=args.embedding, max_steps=args.max_steps, max_norm=args.max_norm,
                             stop_rule=args.stop_rule, run_to_max=args.run_to_max, eval_batches=args.eval_batches,
-                            eval_batch_size=args.eval_batch_size)
+                            eval_batch_size=args.eval_batch_size, init=args.init,
+                            embedding_init=args.embedding_init, loss=args.loss)
     experiment = {k: v for k, v in dataclasses.asdict(base).items() if k not in ("length", "seed")}
     experiment.update(lengths=lengths, seeds=args.seeds, device=device.type)
     distributed.shard(base.batch_size)  # a global batch that does not split equally is refused before any writing

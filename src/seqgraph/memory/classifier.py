@@ -10,6 +10,8 @@ The classifier reads integer symbols ``(B, T)``, embeds them (``nn.Embedding``),
 (eq. 14-28). It returns log-probabilities, for ``nll_loss``.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -18,6 +20,16 @@ from ..recurrent import GRU, LSTM, RNN, BiLSTM, PeepholeLSTM
 
 _LAYERS = {"rnn": RNN, "lstm": LSTM, "bilstm": BiLSTM, "gru": GRU, "peeplstm": PeepholeLSTM}
 CLASSIFIERS = tuple(_LAYERS)  # ("rnn", "lstm", "bilstm", "gru", "peeplstm")
+# how the recurrent layer's matrices start (the report does not say; README, "Why the steps differ")
+INITIALISATIONS = {
+    "kaiming": "Kaiming-normal matrices, zero biases (SPEC Table 2; the cells' own initialisation)",
+    "torch": "torch.nn's: every weight and bias uniform in ±1/√H",
+    "kaiming-xw": "Kaiming-normal with the fans of (in, out) matrices used as x @ W: std √(2 / rows of our W)",
+}
+EMBEDDING_INITIALISATIONS = {
+    "normal": "N(0, 1), nn.Embedding's",
+    "kaiming": "Kaiming-normal: std √(2 / embedding size), 0.25 for 32",
+}
 
 
 def lstm_param_count(input_dim: int, hidden: int, classes: int) -> int:
@@ -87,13 +99,30 @@ class SequenceClassifier(nn.Module):
 
 
 def build_classifier(model: str, num_symbols: int, num_classes: int, hidden_size: int,
-                     embedding_dim: int | None = None) -> SequenceClassifier:
+                     embedding_dim: int | None = None, init: str = "kaiming",
+                     embedding_init: str = "normal") -> SequenceClassifier:
     """A :class:`SequenceClassifier` with the recurrent layer named ``model`` (one of :data:`CLASSIFIERS`).
 
     ``embedding_dim`` defaults to ``hidden_size // 4`` (at least 1), the report's choice (32 for hidden 128).
+    ``init`` and ``embedding_init`` (keys of :data:`INITIALISATIONS` and :data:`EMBEDDING_INITIALISATIONS`)
+    re-draw the recurrent layer's parameters and the embedding after construction; the defaults leave them, and
+    the random stream, as built.
     """
     if model not in _LAYERS:
         raise InputError(f"build_classifier: unknown model {model!r}; expected one of {', '.join(CLASSIFIERS)}")
+    for name, value, known in (("init", init, INITIALISATIONS), ("embedding_init", embedding_init,
+                                                                 EMBEDDING_INITIALISATIONS)):
+        if value not in known:
+            raise InputError(f"build_classifier: unknown {name} {value!r}; expected one of {', '.join(known)}")
     if embedding_dim is None:
         embedding_dim = max(1, hidden_size // 4)
-    return SequenceClassifier(_LAYERS[model](embedding_dim, hidden_size), num_symbols, num_classes)
+    classifier = SequenceClassifier(_LAYERS[model](embedding_dim, hidden_size), num_symbols, num_classes)
+    with torch.no_grad():
+        for p in classifier.rnn.parameters():
+            if init == "torch":
+                nn.init.uniform_(p, -1 / math.sqrt(hidden_size), 1 / math.sqrt(hidden_size))
+            elif init == "kaiming-xw" and p.dim() == 2:
+                nn.init.kaiming_normal_(p.t())  # fan_in of W^T (in, rows): the rows of our (rows, in) matrix
+        if embedding_init == "kaiming":
+            nn.init.kaiming_normal_(classifier.embedding.weight)
+    return classifier

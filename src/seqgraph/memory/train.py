@@ -68,6 +68,11 @@ STOP_RULES = {
     "literal": f"training accuracy of one batch > {THRESHOLD:.1%} (the report's rule)",
 }
 
+LOSSES = {
+    "nll": "the negative log-likelihood of the log-softmax outputs (SPEC eq. 42-43)",
+    "softmax-twice": "cross-entropy applied to the probabilities, so softmax is taken twice (a common slip)",
+}
+
 
 @dataclass
 class ToyConfig:
@@ -85,6 +90,9 @@ class ToyConfig:
     run_to_max: bool = False  # keep training to max_steps after the stop rule fired
     eval_batches: int = 200
     eval_batch_size: int = 128
+    init: str = "kaiming"  # a key of classifier.INITIALISATIONS
+    embedding_init: str = "normal"  # a key of classifier.EMBEDDING_INITIALISATIONS
+    loss: str = "nll"  # a key of LOSSES
 
     @classmethod
     def preset(cls, task: str, **overrides) -> "ToyConfig":
@@ -137,8 +145,11 @@ class ToyTrainer:
         self.task = make_task(config.task, config.length)
         check_memory(config)
         seed_everything(config.seed)  # the initial weights depend on the seed alone
+        if config.loss not in LOSSES:
+            raise InputError(f"ToyTrainer: unknown loss {config.loss!r}; expected one of {', '.join(LOSSES)}")
         self.model = build_classifier(config.model, self.task.num_symbols, self.task.num_classes,
-                                      config.hidden_size, config.embedding_dim).to(self.device)
+                                      config.hidden_size, config.embedding_dim, config.init,
+                                      config.embedding_init).to(self.device)
         self.ddp_model = distributed.wrap(self.model)  # the model itself when not distributed
         self.shard = distributed.shard(config.batch_size)  # this rank's rows of every global batch
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
@@ -159,7 +170,7 @@ class ToyTrainer:
         x, y = self.task.batch(self.config.batch_size, self.data)  # every rank draws the same global batch
         x, y = x[self.shard].to(self.device), y[self.shard].to(self.device)  # (b, T), (b,)
         log_probs = self.ddp_model(x)  # (b, C)
-        loss = F.nll_loss(log_probs, y)
+        loss = F.nll_loss(log_probs, y) if self.config.loss == "nll" else F.cross_entropy(log_probs.exp(), y)
         # the global batch's numbers, equal on every rank, so the stop rule fires on all at once
         stats = guarded_step(self.model, self.optimizer, loss, (log_probs.argmax(-1) == y).sum(),
                              self.config.max_norm, self.step + 1)
