@@ -14,7 +14,7 @@ cores, each works on half the batch, and the all-reduce is extra work. On a GPU 
 
     python benchmarks/distributed.py [--procs 1 2] [--preset quick] [--threads 1] [--steps 4] [--rounds 3]
 
-Writes benchmarks/results/distributed.json.
+Writes benchmarks/results/distributed.json (or --out).
 """
 
 import argparse
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default: 1)")
     parser.add_argument("--threads", type=int, default=1, help="threads per process on the CPU (default: 1)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each setting, alternating (default: 3)")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "distributed.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # set when torchrun starts this file as a rank
     args = parser.parse_args()
     if args.worker:
@@ -108,7 +109,8 @@ def main() -> None:
             "speedup": statistics.median(x["chars_per_s"] for x in r) / base,
         } for procs, r in runs.items()},
     }
-    out = Path(__file__).parent / "results" / "distributed.json"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results["runs"], indent=2))
 

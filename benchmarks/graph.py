@@ -17,6 +17,7 @@ time ratio <= 1.0 and peak memory <= 1.2x PyG's.
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -181,10 +182,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     results = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads,
-                    "torch": torch.__version__, "torch_geometric": torch_geometric.__version__},
+                    "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+                    "load_avg_start": os.getloadavg()},
         "cora_epoch": cora_epochs(args.rounds, args.steps),
         "random_graph_gcn_forward_backward": random_graphs(args.sizes, args.threads),
     }
+    results["machine"]["load_avg_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")

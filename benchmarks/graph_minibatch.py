@@ -15,6 +15,7 @@ Writes benchmarks/results/graph_minibatch.json after every run (a partial table 
 import argparse
 import functools
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -55,7 +56,7 @@ def main() -> None:
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
     results["settings"] = {"batch_size": args.batch_size, "fanouts": args.fanouts, "threads": args.threads,
-                           "torch": torch.__version__}
+                           "torch": torch.__version__, "load_avg_start": os.getloadavg()}
     for name in args.datasets:
         for model in args.models:
             config = minibatch_config(model, batch_size=args.batch_size, fanouts=tuple(args.fanouts),

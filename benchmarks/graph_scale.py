@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--chunk-nodes", type=int, default=65536)
     parser.add_argument("--chunk-edges", type=int, default=1 << 21)
     parser.add_argument("--folder", help="where the generated graph is (or goes)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating 1- and 2-process epochs (default: 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating 1- and 2-process epochs (default: 3)")
     parser.add_argument("--skip-infer", action="store_true", help="keep the inference result already in --out")
     parser.add_argument("--propagate", action="store_true", help="compare the two kernels of A h instead")
     parser.add_argument("--child", choices=["generate", "train", "infer"], help=argparse.SUPPRESS)
@@ -217,7 +217,8 @@ def main() -> None:
         return
     result = {"nodes": args.nodes, "edges": args.edges, "features": args.features, "hidden": args.hidden,
               "batch_size": args.batch_size, "fanouts": args.fanouts,
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__}}
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                          "load_avg_start": os.getloadavg()}}
     if not (Path(args.folder) / "generate.json").exists():
         run_child(args, "generate")
     result["generate"] = json.loads((Path(args.folder) / "generate.json").read_text())
@@ -236,6 +237,7 @@ def main() -> None:
     result["infer"] = previous["infer"] if args.skip_infer and "infer" in previous else run_child(args, "infer")[0]
     # full-batch GraphSAGE would gather one (E, hidden) float32 message tensor per layer at least
     result["full_batch_message_tensor_gib"] = args.edges * args.hidden * 4 / GIB
+    result["machine"]["load_avg_end"] = os.getloadavg()
     results[f"{args.nodes}:{args.edges}"] = result
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

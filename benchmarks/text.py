@@ -17,7 +17,7 @@ The corpus is random text over 80 characters: throughput does not depend on what
 
     python benchmarks/text.py [--threads N] [--quick-steps 20] [--report-steps 4] [--cell-steps 12] [--rounds 3]
 
-Writes benchmarks/results/text.json.
+Writes benchmarks/results/text.json (or --out).
 """
 
 import argparse
@@ -167,6 +167,7 @@ def main() -> None:
     parser.add_argument("--report-steps", type=int, default=4, help="timed training steps, report size (default: 4)")
     parser.add_argument("--cell-steps", type=int, default=12, help="timed steps of the cell comparison (default: 12)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the sampling timings (default: 3)")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "text.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {
@@ -186,8 +187,8 @@ def main() -> None:
         "4000 chars <= 2.2x 2000 chars": results["sampling"]["length_ratio_4000_vs_2000"] <= 2.2,
     }
     results["targets_met"] = targets
-    out = Path(__file__).parent / "results" / "text.json"
-    out.parent.mkdir(exist_ok=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
