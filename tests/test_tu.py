@@ -1,3 +1,4 @@
+import os
 import shutil
 import zipfile
 
@@ -122,6 +123,17 @@ def test_tu_bad_input_names_file_and_line(tmp_path, change, message):
     files = {k: v for k, v in {**TOY, **change}.items() if v is not None}
     with pytest.raises(InputError, match=message):
         read_tu(write_tu(tmp_path, **files), "TOY")
+
+
+def test_tu_files_that_are_not_text_or_not_regular_are_refused(tmp_path):
+    folder = write_tu(tmp_path, **TOY)
+    (folder / "TOY_A.txt").write_bytes(b"1, 2\n\xe9\xe9\n")
+    with pytest.raises(InputError, match=r"TOY_A.txt is not text: byte 5 is not UTF-8"):
+        read_tu(folder, "TOY")
+    (folder / "TOY_A.txt").unlink()
+    os.mkfifo(folder / "TOY_A.txt")  # read, it would block for ever
+    with pytest.raises(InputError, match=r"TOY_A.txt is not a regular file"):
+        read_tu(folder, "TOY")
 
 
 def test_tu_download_from_file_mirror_verifies_members(tu_root, tmp_path):

@@ -103,9 +103,12 @@ def download_tu(name: str, root: str | os.PathLike | None = None, url: str | Non
 
 def read_table(path: Path, kind: type) -> np.ndarray:
     """A comma-separated table of ``kind`` (int or float) ``(lines, columns)``; InputError names the bad line."""
-    if not path.exists():
-        raise InputError(f"{path} is missing")
-    lines = path.read_text().rstrip().splitlines()
+    if not path.is_file():  # a FIFO or a device would be read forever
+        raise InputError(f"{path} is {'not a regular file' if path.exists() else 'missing'}")
+    try:
+        lines = path.read_text(encoding="utf-8").rstrip().splitlines()
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not text: byte {e.start} is not UTF-8") from None
     if not lines:
         raise InputError(f"{path} is empty")
     width = lines[0].count(",") + 1
