@@ -20,13 +20,12 @@ from ..common import (
     positive_float,
     positive_int,
     prepare_out,
-    print_json,
     probability,
     pyplot,
     resolve_device,
     save_figure,
 )
-from .common import GraphRun
+from .common import GraphRun, finish
 
 # Test accuracy (%), mean ± std over 10 folds. Xu et al., "How Powerful are Graph Neural Networks?" (ICLR 2019),
 # Table 1 (GIN-0 and GIN-ε rows; the epoch of the best mean test accuracy over the folds). Errica et al., "A Fair
@@ -148,17 +147,11 @@ def run_classify(args) -> int:
         if protocol in cv:
             results[protocol] = {**cv[protocol], "protocol": PROTOCOLS[protocol], "source": SOURCES[protocol],
                                  "published": PUBLISHED[protocol].get(config.model, {}).get(key)}
-    write_json(out / "results.json", results)
     write_json(out / "folds.json", {"seed": config.seed, "folds": [
         {"fold": f["fold"], "test": f["test"], "holdout": f["holdout"]} for f in cv["folds"]]})
     write_json(out / "history.json", {str(f["fold"]): f["history"] for f in cv["folds"]})
-    plot_curves(cv, out / "curves.png", f"{config.model} on {dataset.name}")
-    if args.json:
-        print_json(results)
-    else:
-        print(format_table(results))
-        print(f"wrote {out / 'results.json'}, {out / 'curves.png'}")
-    return 0
+    return finish(args, out, results, "curves.png",
+                  lambda path: plot_curves(cv, path, f"{config.model} on {dataset.name}"), format_table(results))
 
 
 def format_table(results: ClassifyResults) -> str:

@@ -56,12 +56,17 @@ class GraphRun:
         return tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr)
 
     def finish(self, results: dict, figure: str, plot: Callable[[Path], None], table: str) -> int:
-        """Write results.json and the figure ``figure``, then print ``table`` (or the results as JSON)."""
-        write_json(self.out / "results.json", results)
-        plot(self.out / figure)
-        if self.args.json:
-            print_json(results)
-        else:
-            print(table)
-            print(f"wrote {self.out / 'results.json'}, {self.out / figure}")
-        return 0
+        return finish(self.args, self.out, results, figure, plot, table)
+
+
+def finish(args, out: Path, results: dict, figure: str, plot: Callable[[Path], None], table: str) -> int:
+    """Write ``out``/results.json and the figure ``figure``, then print ``table`` (or the results as JSON with
+    ``--json``)."""
+    write_json(out / "results.json", results)
+    plot(out / figure)
+    if args.json:
+        print_json(results)
+    else:
+        print(table)
+        print(f"wrote {out / 'results.json'}, {out / figure}")
+    return 0
