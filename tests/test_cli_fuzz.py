@@ -33,6 +33,8 @@ COMMANDS = {
                                ["--batch-size", "64", "--hidden", "4"], ["--epochs", "1", "--seeds", "0"]),
     "graph depth": (["graph", "depth"], ["--layers", "--hidden", "--dropout", "--lr", "--weight-decay", "--epochs"],
                     ["--layers", "2", "--hidden", "4", "--variants", "plain"], ["--epochs", "2", "--seeds", "0"]),
+    "graph compare": (["graph", "compare"], ["--epochs", "--seeds"], ["--models", "gcn"],
+                      ["--epochs", "2", "--seeds", "0"]),
     "graph linkpred": (["graph", "linkpred"], ["--hidden", "--latent", "--lr", "--recommend", "--top", "--epochs"],
                        ["--hidden", "4", "--latent", "2"], ["--epochs", "2", "--seeds", "0"]),
     "graph classify": (["graph", "classify"], ["--folds", "--hidden", "--layers", "--batch-size", "--lr", "--lr-step",
@@ -114,3 +116,13 @@ def test_params_with_random_numbers_exits_0_or_2_in_one_line(values, model):
 def test_text_sample_lengths_and_counts_are_bounded_before_any_checkpoint_is_read(length, num):
     code = exit_code(["text", "sample", "--checkpoint", "/nonexistent", "--length", length, "--num", num])
     assert code == 2  # a bad number (parse) or the missing checkpoint: never an allocation of 10**20 characters
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=NUMBERS, seed=NUMBERS)
+def test_graph_example_with_random_numbers_exits_0_or_2(steps, seed, capsys):
+    capsys.readouterr()
+    code = exit_code(["graph", "example", "--steps", steps, "--seed", seed, "--json"])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err, err  # --seed 99999999999999999999 was a traceback

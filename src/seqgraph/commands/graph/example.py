@@ -3,7 +3,9 @@
 from typing import TypedDict
 
 from ...graph import example
-from ..common import add_json_option, nonnegative_int, positive_int, print_json
+from ..common import add_json_option, bounded_int, print_json, seed_value
+
+MAX_EXAMPLE_STEPS = 1000  # each one printed
 
 
 class ExampleResults(TypedDict):
@@ -25,8 +27,9 @@ def register(sub) -> None:
         "Â = D̃^-1/2 Ã D̃^-1/2, and a one-hot signal on C propagated by GCN updates, which reaches E after exactly "
         "4 of them (the path C-D-B-A-E). Then the point of §3.1: two nodes with the same closed neighbourhood get "
         "the same GCN output whatever their features, unless self-connections are weighted differently.")
-    p.add_argument("--steps", type=positive_int, default=5, help="GCN updates to show (default: 5)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the §3.1 features and weights (default: 0)")
+    p.add_argument("--steps", type=bounded_int(MAX_EXAMPLE_STEPS), default=5,
+                   help=f"GCN updates to show, at most {MAX_EXAMPLE_STEPS} (default: 5)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the §3.1 features and weights (default: 0)")
     add_json_option(p)
     p.set_defaults(func=run_example)
 
