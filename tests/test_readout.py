@@ -76,3 +76,22 @@ def test_set2set_is_invariant_to_node_order():
     readout = Set2Set(3, processing_steps=2)
     perm = torch.randperm(BATCH.numel())
     assert torch.allclose(readout(x, BATCH, 4), readout(x[perm], BATCH[perm], 4), atol=1e-6)
+
+
+def test_deepsets_baseline_matches_its_equation_in_float64_and_ignores_edges():
+    from seqgraph.graph.classify import DeepSets
+
+    torch.manual_seed(0)
+    model = DeepSets(5, 3, hidden_channels=8).double()
+    x = torch.randn(7, 5, dtype=torch.float64)
+    batch = torch.tensor([0, 0, 0, 1, 1, 2, 2])
+    W_v, b_v = model.node.weight, model.node.bias
+    (W_1, b_1), (W_2, b_2) = ((m.weight, m.bias) for m in (model.mlp[0], model.mlp[2]))
+    expected = []
+    for g in range(3):  # h_G = Σ_v ReLU(W_v x_v + b_v), ŷ = W_2 ReLU(W_1 h_G + b_1) + b_2, one graph at a time
+        h = sum(torch.relu(W_v @ x[v] + b_v) for v in range(7) if batch[v] == g)
+        expected.append(W_2 @ torch.relu(W_1 @ h + b_1) + b_2)
+    edges = torch.tensor([[0, 1], [1, 2]])
+    torch.testing.assert_close(model(x, edges, batch, 3), torch.stack(expected), rtol=0, atol=1e-12)
+    no_edges = torch.empty(2, 0, dtype=torch.long)
+    torch.testing.assert_close(model(x, edges.flip(0), batch, 3), model(x, no_edges, batch, 3))

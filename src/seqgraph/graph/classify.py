@@ -1,4 +1,4 @@
-r"""Graph classification models: GIN, GCN with a readout, GIN with Set2Set, and a structure-agnostic baseline.
+r"""Graph classification models: GIN, GCN with a readout, GIN with Set2Set, and two structure-agnostic baselines.
 
 Every model maps a batch of graphs (their disjoint union, :mod:`seqgraph.graph.batch`) to class scores:
 ``forward(x, edge_index, batch, num_graphs) -> (B, C)``, ``x`` ``(N, F)``, ``edge_index`` ``(2, E)`` or, faster,
@@ -13,7 +13,7 @@ from .layers import GCNConv, propagate
 from .readout import READOUTS, Set2Set, sum_readout
 from .sparse import SparseAdjacency
 
-MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline")
+MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline", "deepsets")
 
 
 def mlp(in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2) -> nn.Sequential:
@@ -142,8 +142,9 @@ class GraphClassifier(nn.Module):
 
 class StructureAgnostic(nn.Module):
     r"""The structure-agnostic baseline of Errica, Podda, Bacciu & Micheli, "A Fair Comparison of Graph Neural
-    Networks for Graph Classification" (ICLR 2020), https://arxiv.org/abs/1912.09893, §4 (their chemical
-    baseline, after the molecular fingerprint): an MLP on the sum of the node features, blind to the edges.
+    Networks for Graph Classification" (ICLR 2020), https://arxiv.org/abs/1912.09893, §4, for the chemical
+    datasets (NCI1, PROTEINS, D&D; after the molecular fingerprint): an MLP on the sum of the node features, blind
+    to the edges. For ENZYMES and the social datasets they use :class:`DeepSets` instead.
 
     .. math::
         h_G = \sum_{v \in G} x_v, \qquad \hat y = W_2\, \mathrm{ReLU}(W_1 h_G + b_1) + b_2
@@ -162,11 +163,35 @@ class StructureAgnostic(nn.Module):
         return self.mlp(sum_readout(x, batch, num_graphs))
 
 
+class DeepSets(nn.Module):
+    r"""Errica et al.'s (2020) structure-agnostic baseline for ENZYMES and the social datasets (their code's
+    ``DeepMultisets``, after Zaheer et al., "Deep Sets", NeurIPS 2017): every node's features through a layer of
+    their own, summed over the graph, then an MLP; blind to the edges.
+
+    .. math::
+        h_G = \sum_{v \in G} \mathrm{ReLU}(W_v x_v + b_v), \qquad
+        \hat y = W_2\, \mathrm{ReLU}(W_1 h_G + b_1) + b_2
+
+    Shapes: ``x`` ``(N, F)``, ``batch`` ``(N,)`` -> ``(B, C)``; ``edge_index`` is ignored.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 64):
+        super().__init__()
+        self.node = nn.Linear(in_channels, hidden_channels)
+        self.mlp = nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.ReLU(),
+                                 nn.Linear(hidden_channels, num_classes))
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        return self.mlp(sum_readout(self.node(x).relu(), batch, num_graphs))
+
+
 def build_model(name: str, in_channels: int, num_classes: int, hidden_channels: int = 64, num_layers: int = 5,
                 dropout: float = 0.5, set2set_steps: int = 3) -> nn.Module:
     """One of ``MODELS`` with sum readouts (``gin-set2set``: Set2Set readouts)."""
     if name == "baseline":
         return StructureAgnostic(in_channels, num_classes, hidden_channels)
+    if name == "deepsets":
+        return DeepSets(in_channels, num_classes, hidden_channels)
     if name not in MODELS:
         raise InputError(f"unknown model {name!r}: choose {', '.join(MODELS)}")
     return GraphClassifier(in_channels, num_classes, hidden_channels, num_layers,

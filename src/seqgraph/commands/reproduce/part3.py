@@ -164,7 +164,7 @@ def _render_compare(results: CompareResults, folder: Path, profile: str) -> list
 
 # Graph-level outputs (report §3.3): graph classification by 10-fold cross-validation.
 CLASSIFY_QUICK = {"mutag": "40", "proteins": "10"}  # epochs of the quick profile (GIN's own: 350): ~1 min
-CLASSIFY_MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline")
+CLASSIFY_MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline", "deepsets")
 
 
 def _classify(dataset: str, model: str) -> Callable[[str, Path], list[str]]:
