@@ -61,7 +61,7 @@ def _edge_set(edge_index):
     return set(map(tuple, edge_index.t().tolist()))
 
 
-@pytest.mark.parametrize("name", ["mutag", "proteins", "enzymes", "imdb-binary"])
+@pytest.mark.parametrize("name", ["mutag", "proteins", "enzymes", "nci1", "imdb-binary"])
 def test_tu_matches_pyg_tudataset(tu_root, tmp_path, name):
     ours = load_tu(name, tu_root)
     theirs = _pyg_dataset(tu_root, tmp_path, NAMES[name])
