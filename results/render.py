@@ -25,20 +25,40 @@ def _pm(stats: dict, digits: int = 1) -> str:
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
+# GIN-0 and Errica et al.'s structure-agnostic baseline of each dataset: the molecular-fingerprint MLP for chemical
+# graphs, DeepSets for ENZYMES and social graphs
+CLASSIFY_RUNS = ["mutag-gin", "mutag-baseline", "proteins-gin", "proteins-baseline", "enzymes-gin", "enzymes-deepsets",
+                 "nci1-gin", "nci1-baseline", "imdb-binary-gin", "imdb-binary-deepsets"]
+
+
 def graph_classify(root: Path) -> str:
-    published = {("MUTAG", "gin"): "GIN paper 89.4 ± 5.6", ("MUTAG", "baseline"): "–",
-                 ("PROTEINS", "gin"): "Errica 73.3 ± 4.0; GIN paper 76.2 ± 2.8",
-                 ("PROTEINS", "baseline"): "Errica 75.8 ± 3.7"}
     lines = ["| dataset | model | hold-out epoch (Errica et al.) | best mean epoch (GIN protocol) | published | "
              "wall time |", "|---|---|---|---|---|---|"]
-    for run in ("mutag-gin", "mutag-baseline", "proteins-gin", "proteins-baseline"):
+    for run in CLASSIFY_RUNS:
         r = _load(f"results/graph-classify/{run}/results.json", root)
         label = "GIN-0" if r["model"] == "gin" else r["model"]
-        gin = r["gin_paper"]
-        lines.append(f"| {r['dataset']} | {label} | {_pm(r['holdout'])} | {_pm(gin)} (epoch {gin['epoch']}) | "
-                     f"{published[r['dataset'], r['model']]} | {r['seconds']:.0f} s |")
-    lines.append("\n`seqgraph graph classify --dataset {mutag|proteins} --model {gin|baseline} --folds 10 --out "
-                 "results/graph-classify/<dataset>-<model>` (one thread)")
+        holdout, gin = r["holdout"], r["gin_paper"]
+        published = "; ".join(f"{who} {p}" for who, p in (("Errica", holdout["published"]),
+                                                            ("GIN paper", gin["published"])) if p) or "–"
+        lines.append(f"| {r['dataset']} | {label} | {_pm(holdout)} | {_pm(gin)} (epoch {gin['epoch']}) | "
+                     f"{published} | {r['seconds']:.0f} s |")
+    lines.append("\n`OMP_NUM_THREADS=1 seqgraph graph classify --dataset DATASET --model {gin|baseline|deepsets} "
+                 "--folds 10 --out results/graph-classify/<dataset>-<model>`")
+    return "\n".join(lines)
+
+
+def graph_classify_speed(root: Path) -> str:
+    r = _load("benchmarks/results/graph_classify.json", root)
+    lines = ["| dataset | ours, s/epoch | PyG, s/epoch | ratio | floor: PyG's dense kernels / its epoch | "
+             "outside the dense kernels, ours / PyG | batching, ours / PyG |", "|---|---|---|---|---|---|---|"]
+    for name, e in r["epoch"].items():
+        ours, pyg = (e[impl]["epoch_s"] - e["profile"][impl]["dense_s"] for impl in ("ours", "pyg"))
+        lines.append(f"| {name.upper()} | {e['ours']['epoch_s']:.3f} | {e['pyg']['epoch_s']:.3f} | "
+                     f"**{e['epoch_ratio']:.2f}×** | {e['floor_ratio']:.2f} | {ours / pyg:.2f} | "
+                     f"{e['batching_ratio']:.2f} |")
+    loads = r["load_average_before"]
+    lines.append(f"\n`python benchmarks/graph_classify.py --rounds {r['config']['rounds']}` (one thread, median of "
+                 f"alternating rounds, load average {loads[0]:.1f} before)")
     return "\n".join(lines)
 
 
@@ -82,7 +102,236 @@ def linkpred(root: Path) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"graph-classify": graph_classify, "recurrent-speed": recurrent_speed, "cora": cora, "linkpred": linkpred}
+def depth(root: Path) -> str:
+    r = _load("results/graph-depth/results.json", root)
+    variants = {"plain": "plain", "self": "self-weighted", "residual": "residual"}
+    rows = {(row["variant"], row["layers"]): row for row in r["rows"]}
+    lines = ["| layers | " + " | ".join(f"{v} acc %" for v in variants.values()) + " | "
+             + " | ".join(f"{v} dist." for v in variants.values()) + " |", "|---" * 7 + "|"]
+    for layers in r["config"]["layers"]:
+        cells = [_pm(rows[v, layers]["test_acc"]) for v in variants]
+        cells += [f"{rows[v, layers]['distance']['mean']:.2f}" for v in variants]
+        lines.append(f"| {layers} | " + " | ".join(cells) + " |")
+    lines.append("\n`OMP_NUM_THREADS=1 seqgraph graph depth --dataset cora --out results/graph-depth`")
+    return "\n".join(lines)
+
+
+def compare(root: Path) -> str:
+    r = _load("results/graph-compare/results.json", root)
+    lines = ["| model | test acc % | parameters | ms / epoch |", "|---|---|---|---|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['label']} | {_pm(row['test_acc'])} | {row['parameters']:,} | "
+                     f"{1000 * row['seconds_per_epoch']['mean']:.0f} |")
+    lines.append(f"\n`OMP_NUM_THREADS=1 seqgraph graph compare --dataset cora --seeds "
+                 f"{' '.join(map(str, r['config']['seeds']))} --out results/graph-compare` (times under the load of "
+                 "other runs sharing the 2 cores)")
+    return "\n".join(lines)
+
+
+def text_quick(root: Path) -> str:
+    r = _load("results/text-quick/results.json", root)
+    lines = ["| steps | validation, left to right | per window | test (best.pt) | validation accuracy | wall time | "
+             "chars/s |", "|---|---|---|---|---|---|---|"]
+    v, t = r["final_val"], r["test"]
+    minutes, seconds = divmod(round(r["wall_time_s"]), 60)
+    lines.append(f"| {r['steps']} | **{v['loss']:.4f} nats/char** ({v['bits']:.3f} bits) | {v['window_loss']:.4f} | "
+                 f"{t['loss']:.4f} ({t['bits']:.3f} bits) | {100 * v['acc']:.1f}% | {minutes} min {seconds:02d} s | "
+                 f"{r['chars_per_s']:,.0f} |")
+    lines.append(f"\n`OMP_NUM_THREADS=1 seqgraph text train --corpus {r['config']['corpus']} --preset quick --out "
+                 "results/text-quick` (checkpoints, curves and samples are not committed)")
+    return "\n".join(lines)
+
+
+def graph_speed(root: Path) -> str:
+    r = _load("benchmarks/results/graph.json", root)
+    lines = ["| measurement | ours | PyG | ratio (ours/PyG) |", "|---|---|---|---|"]
+    for model, e in r["cora_epoch"].items():
+        lines.append(f"| Cora {model.upper()} training epoch | {e['ours']['train_ms']:.1f} ms | "
+                     f"{e['pyg']['train_ms']:.0f} ms | {e['train_ratio']:.2f} |")
+    for i, e in enumerate(r["random_graph_gcn_forward_backward"]):
+        what = (f"2-layer GCN fwd+bwd, {e['nodes']:,} nodes / {e['edges']:,} edges, {e['features']} features"
+                if i == 0 else f"same, {e['nodes']:,} nodes / {e['edges']:,} edges")
+        lines.append(f"| {what} | {e['ours']['seconds']:.1f} s, {e['ours']['peak_mib']:.0f} MiB peak | "
+                     f"{e['pyg']['seconds']:.1f} s, {e['pyg']['peak_mib']:.0f} MiB | time {e['time_ratio']:.2f}, "
+                     f"memory {e['memory_ratio']:.2f} |")
+    lines.append("\n`python benchmarks/graph.py` (1 thread each, in the same run)")
+    return "\n".join(lines)
+
+
+def distributed(root: Path) -> str:
+    r = _load("benchmarks/results/distributed.json", root)
+    lines = ["| processes | chars/s (rounds) | vs 1 process |", "|---|---|---|"]
+    for procs, run in r["runs"].items():
+        rounds = ", ".join(f"{x:,.0f}" for x in run["chars_per_s_each_round"])
+        lines.append(f"| {procs} | {run['chars_per_s']:,.0f} ({rounds}) | {run['speedup']:.2f} |")
+    loads = r["machine"]["load_avg_start"][0], r["machine"]["load_avg_end"][0]
+    lines.append(f"\n`python benchmarks/distributed.py` (median of {r['rounds']} alternating rounds, one thread per "
+                 f"process, load average {min(loads):.1f}-{max(loads):.1f})")
+    return "\n".join(lines)
+
+
+def minibatch(root: Path) -> str:
+    names = {"cora": "Cora", "photo": "Amazon-Photo"}
+    models = {"gcn": "GCN", "sage": "GraphSAGE-mean"}
+    lines = ["| dataset | model | seeds | full-batch | mini-batch | difference |", "|---|---|---|---|---|---|"]
+    for path in ("benchmarks/results/graph_minibatch.json", "benchmarks/results/graph_minibatch_photo.json"):
+        for dataset, rows in _load(path, root).items():
+            if dataset == "settings":
+                continue
+            for model, row in rows.items():
+                full, mini = row["full_batch"], row["mini_batch"]
+                pm = [f"{100 * x['mean']:.1f} ± {100 * x['std']:.1f}" for x in (full, mini)]
+                label = f"GCN (hidden {row['config']['hidden']})" if model == "gcn" else models[model]
+                lines.append(f"| {names[dataset]} | {label} | {full['n']} | {pm[0]} | {pm[1]} | "
+                             f"{row['difference_points']:+.2f} |")
+    lines.append("\n`OMP_NUM_THREADS=1 python benchmarks/graph_minibatch.py --datasets cora|photo --models gcn sage "
+                 "--seeds N [--out benchmarks/results/graph_minibatch_photo.json]`")
+    return "\n".join(lines)
+
+
+def _code(text: str) -> str:
+    """``text`` in a table cell: newlines as ↵, in backticks."""
+    return "`" + text.replace("\n", "↵").replace("`", "'") + "`"
+
+
+def text_samples(root: Path) -> str:
+    r = _load("results/text-quick/results.json", root)
+    rounds = len(r["samples"])
+    lines = ["| step | greedy samples (30 characters) |", "|---|---|"]
+    for i, s in enumerate(r["samples"], 1):
+        lines.append(f"| {s['step']} ({i}/{rounds}) | " + " · ".join(_code(g) for g in s["greedy"][:3]) + " |")
+    lines.append(f"\n200 greedy characters at {rounds}/{rounds}: {_code(r['samples'][-1]['long'][:120] + '…')} "
+                 "(`samples.md` of the run above)")
+    return "\n".join(lines)
+
+
+TEMPERATURES = ("0.5", "1", "2")
+
+
+def temperature(root: Path) -> str:
+    lines = ["| our T | report's τ | sample |", "|---|---|---|"]
+    for t in TEMPERATURES:
+        r = _load(f"results/text-quick/sample-T{t}.json", root)
+        lines.append(f"| {t} | {1 / float(t):g} | {_code(r['samples'][0])} |")
+    lines.append(f"\n`seqgraph text sample --checkpoint results/text-quick --temperature T --seed 1 --length 79 "
+                 f"--json > results/text-quick/sample-T<T>.json` (T = {', '.join(TEMPERATURES)}; the checkpoint is "
+                 "not committed)")
+    return "\n".join(lines)
+
+
+def completions(root: Path) -> str:
+    lines = ["```"] + [f"{c['prompt']}|{c['completion']}".replace("\n", "↵")
+                       for c in _load("results/text-quick/complete.json", root)] + ["```"]
+    lines.append("\n`seqgraph text complete --checkpoint results/text-quick --json > results/text-quick/complete.json`")
+    return "\n".join(lines)
+
+
+def gradient_flow(root: Path) -> str:
+    r = _load("results/gradients/results.json", root)
+    c = r["config"]
+    curves = {f"{c['model']} {k}": v for k, v in r["model_curves"].items()}
+    curves.update({f"rnn radius {k}": v for k, v in r["rnn_sweep"].items()})
+    lines = ["| curve | ‖∂L/∂h(1)‖ / ‖∂L/∂h(T)‖ | factor per step back |", "|---|---|---|"]
+    for name, norms in curves.items():
+        lines.append(f"| {name} | {norms[0] / norms[-1]:.1e} | {r['per_step_factor'][name]:.2f} |")
+    lines.append(f"\n`OMP_NUM_THREADS=1 seqgraph gradients --model {c['model']} --length {c['length']} --trained-steps "
+                 f"{c['trained_steps']} --out results/gradients` (the fresh RNN's spectral radius before rescaling: "
+                 f"{r['rnn_initial_spectral_radius']:.2f})")
+    return "\n".join(lines)
+
+
+MEMORY = "results/memory/{}/results.json"
+TOY = ("OMP_NUM_THREADS=1 seqgraph toy --task {task} --model {model} --length {lengths}{flags} "
+       "--out results/memory/{name}")
+
+
+def _toy(name: str, root: Path) -> dict:
+    return _load(MEMORY.format(name), root)
+
+
+def _steps(r: dict, rule: str) -> str:
+    """Mean termination steps of ``rule`` per length, as ``31 / 92 / 204``."""
+    return " / ".join(f"{a['termination_step'][rule]['mean']:.0f}" for _, a in sorted(r["aggregate"].items(),
+                                                                                       key=lambda kv: int(kv[0])))
+
+
+def _command(name: str, r: dict, flags: str = "") -> str:
+    c = r["config"]
+    return TOY.format(task=c["task"], model=c["model"], lengths=" ".join(map(str, c["lengths"])), flags=flags,
+                      name=name)
+
+
+def termination(root: Path) -> str:
+    lines = ["| model | input_length | default rule | literal rule | report | eval accuracy (min over seeds) |",
+             "|---|---|---|---|---|---|"]
+    for name, label in (("lstm", "LSTM"), ("bilstm", "biLSTM")):
+        r = _toy(name, root)
+        for length, a in sorted(r["aggregate"].items(), key=lambda kv: int(kv[0])):
+            steps = a["termination_step"]
+            worst = min(run["eval_accuracy"] for run in r["runs"] if run["length"] == int(length))
+            lines.append(f"| {label} | {length} | {_pm(steps['default'], 0)} | {_pm(steps['literal'], 0)} | "
+                         f"{a['report_termination_step']} | {worst:.4f} |")
+    lines.append("\n`" + "`, `".join(_command(name, _toy(name, root)) for name in ("lstm", "bilstm")) + "`")
+    return "\n".join(lines)
+
+
+INIT_VARIANTS = (  # results folder, table row, the flags that made it
+    ("lstm", "ours: Kaiming-normal matrices, embedding N(0, 1), NLL on log-softmax", ""),
+    ("init-torch", "torch.nn defaults (uniform ±1/√H) instead of Kaiming", "--init torch"),
+    ("init-kaiming-xw", "Kaiming with the fans of (in, out) matrices used as `x @ W`", "--init kaiming-xw"),
+    ("embedding-init-kaiming", "Kaiming-normal embedding too (std 0.25 instead of 1)", "--embedding-init kaiming"),
+    ("loss-softmax-twice", "cross-entropy applied to probabilities (softmax twice)", "--loss softmax-twice"),
+    ("embedding-8", "embedding 8", "--embedding 8"),
+    ("embedding-128", "embedding 128", "--embedding 128"),
+)
+
+
+def init_variants(root: Path) -> str:
+    lines = ["| variant | literal-rule steps | default-rule steps | flags |", "|---|---|---|---|"]
+    for name, label, flags in INIT_VARIANTS:
+        r = _toy(name, root)
+        lines.append(f"| {label} | {_steps(r, 'literal')} | {_steps(r, 'default')} | "
+                     f"{f'`{flags}`' if flags else 'the defaults'} |")
+    report = _toy("lstm", root)["aggregate"]
+    lines.append(f"| report | {' / '.join(str(report[k]['report_termination_step']) for k in ('6', '11', '16'))} "
+                 "| | |")
+    lines.append(f"\n`{_command('<variant>', _toy('lstm', root), ' FLAGS')}`")
+    return "\n".join(lines)
+
+
+SANITY = (  # results folder (length 6 of the LSTM run for the first), the check
+    ("lstm", "LSTM, random combinations T=6"),
+    ("gru-6", "GRU, random combinations T=6"),
+    ("bilstm-5", "biLSTM, random combinations T=5"),
+    ("peeplstm-6", "peephole LSTM, random combinations T=6"),
+    ("baumsweet-6", "LSTM, Baum–Sweet L=6 (Table 2: batch 256, hidden 256, lr 1e-4)"),
+    ("palindrome-10", "LSTM, binary palindrome L=10 (Table 2)"),
+)
+
+
+def sanity(root: Path) -> str:
+    lines = ["| check | seeds | mean termination step (default / literal) | eval accuracy |", "|---|---|---|---|"]
+    for name, label in SANITY:
+        r = _toy(name, root)
+        length = str(r["config"]["lengths"][0])
+        a = r["aggregate"][length]
+        accuracies = [run["eval_accuracy"] for run in r["runs"] if run["length"] == int(length)]
+        low, high = min(accuracies), max(accuracies)
+        accuracy = f"{low:.4f}" if f"{low:.4f}" == f"{high:.4f}" else f"{low:.4f} – {high:.4f}"
+        steps = a["termination_step"]
+        lines.append(f"| {label} | {', '.join(map(str, a['seeds']))} | {steps['default']['mean']:.0f} / "
+                     f"{steps['literal']['mean']:.0f} | {accuracy} |")
+    lines.append("\n`" + "`, `".join(_command(name, _toy(name, root)) for name, _ in SANITY[1:]) + "` (the first row: "
+                 "length 6 of the LSTM run above)")
+    return "\n".join(lines)
+
+
+TABLES = {"graph-classify": graph_classify, "graph-classify-speed": graph_classify_speed,
+          "recurrent-speed": recurrent_speed, "cora": cora, "linkpred": linkpred, "termination": termination,
+          "init-variants": init_variants, "sanity": sanity, "depth": depth, "compare": compare,
+          "text-quick": text_quick, "graph-speed": graph_speed, "distributed": distributed, "minibatch": minibatch,
+          "text-samples": text_samples, "gradient-flow": gradient_flow, "temperature": temperature,
+          "completions": completions}
 
 
 def render(readme: str, root: Path = ROOT) -> str:

@@ -93,8 +93,8 @@ def register(sub) -> None:
     p.add_argument("--max-norm", type=positive_float, help="gradient clipping max norm (default: 10)")
     p.add_argument("--eval-batches", type=positive_int, default=200,
                    help="evaluation batches at termination (default: 200)")
-    p.add_argument("--eval-batch-size", type=positive_int, default=128,
-                   help="evaluation batch size (default: 128)")
+    p.add_argument("--eval-batch-size", type=bounded_int(MAX_SIZE), default=128,
+                   help=f"evaluation batch size, at most {MAX_SIZE:,} (default: 128)")
     p.add_argument("--checkpoint-every", type=positive_int, default=100,
                    help="write a checkpoint every this many steps, and at the end (default: 100)")
     p.add_argument("--resume", action="store_true",

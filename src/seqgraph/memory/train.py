@@ -108,8 +108,9 @@ def check_memory(config: ToyConfig) -> None:
     steps = task.batch(1, np.random.default_rng(0))[0].size(1)  # T
     parameters = parameter_count(lambda: build_classifier(config.model, task.num_symbols, task.num_classes,
                                                           config.hidden_size, config.embedding_dim))
-    check_fits("this classifier", parameters, config.batch_size * steps * 10 * config.hidden_size)  # every step's
-    # gates, cell and hidden states
+    batch = max(config.batch_size, config.eval_batch_size)
+    check_fits("this classifier", parameters, batch * steps * 10 * config.hidden_size)  # every step's gates, cell
+    # and hidden states
 
 
 def rule_fires(rule: str, accuracies: list[float]) -> bool:
