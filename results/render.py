@@ -205,6 +205,30 @@ def text_samples(root: Path) -> str:
     return "\n".join(lines)
 
 
+def batching(root: Path) -> str:
+    lines = ["| seed | validation: stateful | random | test: stateful | random |", "|---|---|---|---|---|"]
+    for seed in (0, 1):
+        runs = [_load(f"results/text-batching-{mode}-seed{seed}/results.json", root) for mode in ("stateful", "random")]
+        lines.append(f"| {seed} | " + " | ".join(f"{r[split]['loss']:.3f}" for split in ("final_val", "test")
+                                                  for r in runs) + " |")
+    lines.append("\n`seqgraph text train --corpus democracy --preset quick --steps 400 --eval-every 400 --batching "
+                 "stateful|random --seed S --out results/text-batching-<mode>-seed<S>` (nats/char, left to right)")
+    return "\n".join(lines)
+
+
+def finetune(root: Path) -> str:
+    lines = ["| run | validation, nats/char |", "|---|---|"]
+    for name, label in (("finetune-grimm", "300 quick steps on grimm"),
+                        ("finetune-democracy", "then 100 on democracy (`--init-from` the grimm run, `--extend-vocab`)"),
+                        ("scratch-democracy", "100 on democracy from scratch")):
+        r = _load(f"results/text-{name}/results.json", root)
+        lines.append(f"| {label} | {r['final_val']['loss']:.3f} |")
+    lines.append("\n`seqgraph text train --corpus grimm --preset quick --steps 300 --out results/text-finetune-grimm`, "
+                 "then `--corpus democracy --steps 100 --init-from results/text-finetune-grimm --extend-vocab` and "
+                 "without `--init-from`")
+    return "\n".join(lines)
+
+
 TEMPERATURES = ("0.5", "1", "2")
 
 
@@ -331,7 +355,7 @@ TABLES = {"graph-classify": graph_classify, "graph-classify-speed": graph_classi
           "init-variants": init_variants, "sanity": sanity, "depth": depth, "compare": compare,
           "text-quick": text_quick, "graph-speed": graph_speed, "distributed": distributed, "minibatch": minibatch,
           "text-samples": text_samples, "gradient-flow": gradient_flow, "temperature": temperature,
-          "completions": completions}
+          "completions": completions, "batching": batching, "finetune": finetune}
 
 
 def render(readme: str, root: Path = ROOT) -> str:
