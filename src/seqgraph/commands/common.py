@@ -6,10 +6,12 @@ import json
 import math
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from .. import distributed, outdir
 from ..errors import InputError
@@ -227,6 +229,36 @@ def save_figure(fig, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     pyplot().close(fig)
+
+
+class Progress(tqdm):
+    """A tqdm bar on stderr. On a terminal it redraws one line; in a log file or a pipe it writes a line per
+    update instead, at most every ``LOG_INTERVAL`` seconds and at the end, so that the log reads top to bottom."""
+
+    LOG_INTERVAL = 30.0
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("file", sys.stderr)
+        self.to_log = not kwargs["file"].isatty()
+        if self.to_log:
+            kwargs.setdefault("mininterval", self.LOG_INTERVAL)
+        super().__init__(*args, **kwargs)
+
+    def display(self, msg=None, pos=None):
+        if not self.to_log:
+            return super().display(msg, pos)
+        now = time.monotonic()
+        due = now - getattr(self, "_logged", -math.inf) >= self.LOG_INTERVAL or getattr(self, "_closing", False)
+        line = self.__str__() if msg is None else msg
+        if line and due:
+            self.fp.write(line + "\n")
+            self.fp.flush()
+            self._logged = now
+        return True
+
+    def close(self):
+        self._closing = True  # the final state is always written
+        super().close()
 
 
 def print_json(obj) -> None:

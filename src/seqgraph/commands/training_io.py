@@ -5,13 +5,10 @@ Every torchrun process asks :meth:`TrainingIO.stopping` after each step; it is t
 got a signal, so they stop after the same step and the checkpoint written then is consistent.
 """
 
-import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .. import checkpoint, distributed
-from .common import StopRequest
+from .common import Progress, StopRequest
 
 
 class TrainingIO:
@@ -31,7 +28,7 @@ class TrainingIO:
         self.main = distributed.is_main()  # alone logs and writes; every rank computes
         self.stop = stop
         self.writer = SummaryWriter(str(log_dir), purge_step=initial + 1 if initial else None) if self.main else None
-        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", file=sys.stderr, disable=not self.main)
+        self.bar = Progress(total=total, initial=initial, desc=desc, unit="step", disable=not self.main)
 
     def __enter__(self) -> "TrainingIO":
         return self

@@ -1,20 +1,18 @@
 """What every graph experiment command does around its training: dataset options, the device and dataset, the
 output folder, a progress bar, and at the end results.json, a figure and the printed table (or JSON)."""
 
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ...graph.data import Graph
 from ...graph.datasets import load_dataset
 from ...graph.train import check_training_fits
 from ...outdir import write_json
-from ..common import Distinct, prepare_out, print_json, resolve_device, seed_value
+from ..common import Distinct, Progress, prepare_out, print_json, resolve_device, seed_value
 
 
 def add_dataset_options(p, seeds: int = 10) -> None:
@@ -51,9 +49,9 @@ class GraphRun:
         return self.out
 
     @staticmethod
-    def progress(total: int, desc: str) -> tqdm:
+    def progress(total: int, desc: str) -> Progress:
         """A progress bar over epochs on stderr."""
-        return tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr)
+        return Progress(total=total, desc=desc, unit="epoch")
 
     def finish(self, results: dict, figure: str, plot: Callable[[Path], None], table: str) -> int:
         return finish(self.args, self.out, results, figure, plot, table)

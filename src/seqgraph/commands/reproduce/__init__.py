@@ -14,11 +14,9 @@ import time
 import typing
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ... import outdir
 from ...errors import InputError, Interrupted
-from ..common import add_data_dir_option, add_device_option, prepare_out, print_json
+from ..common import Progress, add_data_dir_option, add_device_option, prepare_out, print_json
 from . import page, part1, part2, part3
 from .experiment import PROFILES, Experiment
 
@@ -60,7 +58,7 @@ def run(args) -> int:
         raise InputError(f"unknown experiment(s) {sorted(unknown)} in profile {args.profile}; known: {in_profile}")
     out = prepare_out(args, "reproduce", {"profile": args.profile})
     summary, blocks, part = {}, [], None
-    bar = tqdm(experiments, desc="reproduce", unit="experiment")
+    bar = Progress(experiments, desc="reproduce", unit="experiment")
     for exp in bar:
         folder = out / exp.name
         status = _run_one(exp, folder, args, seqgraph_main, bar)
@@ -86,7 +84,7 @@ def run(args) -> int:
     if args.json:
         print_json({"profile": args.profile, "experiments": summary})
     failed = [name for name, s in summary.items() if s["status"] == "failed"]
-    tqdm.write(f"wrote {out / 'index.html'} and {out / 'report.md'}"
+    Progress.write(f"wrote {out / 'index.html'} and {out / 'report.md'}"
                + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
@@ -102,10 +100,10 @@ def _run_one(exp, folder: Path, args, seqgraph_main, bar) -> dict:
         argv += ["--data-dir", args.data_dir]
     timing = folder / "timing.json"
     if (folder / "results.json").exists() and timing.exists() and not args.force:
-        tqdm.write(f"[skip] {exp.name}: results already in {folder}")
+        Progress.write(f"[skip] {exp.name}: results already in {folder}")
         return {**json.loads(timing.read_text()), "status": "cached"}
     bar.set_postfix_str(exp.name)
-    tqdm.write(f"[run]  {exp.name}: seqgraph {' '.join(argv)}")
+    Progress.write(f"[run]  {exp.name}: seqgraph {' '.join(argv)}")
     start = time.perf_counter()
     captured, errors = io.StringIO(), io.StringIO()
     # The commands' own tables and progress bars would interleave with the overall bar.
@@ -116,7 +114,7 @@ def _run_one(exp, folder: Path, args, seqgraph_main, bar) -> dict:
         raise Interrupted(code - 128)
     if code != 0:
         message = (errors.getvalue().strip().splitlines() or [""])[-1]
-        tqdm.write(f"[fail] {exp.name}: exit code {code}: {message}")
+        Progress.write(f"[fail] {exp.name}: exit code {code}: {message}")
         return {**status, "status": "failed", "error": f"exit code {code}: {message}"}
     folder.mkdir(parents=True, exist_ok=True)
     if exp.json_stdout:
