@@ -52,11 +52,12 @@ def check_disk(what: str, need: int, folder: str | os.PathLike) -> None:
                          f"free under {path}")
 
 
-def check_memory(what: str, need: int) -> None:
+def check_allocation(what: str, need: int) -> None:
     """Refuse ``what`` if its ``need`` bytes of arrays exceed the machine's memory."""
-    if need > physical_memory():
+    have = physical_memory()
+    if need > have:
         raise InputError(f"{what} needs about {need / 2**30:,.1f} GiB of memory, more than this machine's "
-                         f"{physical_memory() / 2**30:,.1f} GiB")
+                         f"{have / 2**30:,.1f} GiB")
 
 
 def check_graph_model_fits(what: str, build: Callable[[], nn.Module], num_nodes: int, num_edges: int) -> None:

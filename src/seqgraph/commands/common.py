@@ -240,15 +240,14 @@ class Progress(tqdm):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("file", sys.stderr)
         self.to_log = not kwargs["file"].isatty()
-        if self.to_log:
-            kwargs.setdefault("mininterval", self.LOG_INTERVAL)
+        self._logged, self._closing = -math.inf, False  # set first: tqdm's __init__ already displays
         super().__init__(*args, **kwargs)
 
     def display(self, msg=None, pos=None):
         if not self.to_log:
             return super().display(msg, pos)
         now = time.monotonic()
-        due = now - getattr(self, "_logged", -math.inf) >= self.LOG_INTERVAL or getattr(self, "_closing", False)
+        due = now - self._logged >= self.LOG_INTERVAL or self._closing
         line = self.__str__() if msg is None else msg
         if line and due:
             self.fp.write(line + "\n")

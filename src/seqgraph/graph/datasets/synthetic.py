@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
-from ...resources import check_disk, check_memory
+from ...resources import check_allocation, check_disk
 from ..sampler import MAX_NODES
 from ..storage import SPLITS
 
@@ -81,7 +81,7 @@ def check_settings(folder: str | os.PathLike, num_nodes: int, num_edges: int, nu
     if num_features <= 0 or not 0 < homophily <= 1 or len(split) != 3 or min(split) < 0 or sum(split) > 1:
         raise InputError(f"bad generator settings: features {num_features}, homophily {homophily}, split {split}")
     what = f"a graph of {num_nodes:,} nodes, {num_edges:,} edges and {num_features:,} features"
-    check_memory(what, 4 * 8 * num_nodes + 8 * 8 * _CHUNK)  # relabelling, labels, degrees, splits; one chunk
+    check_allocation(what, 4 * 8 * num_nodes + 8 * 8 * _CHUNK)  # relabelling, labels, degrees, splits; one chunk
     check_disk(what, 8 * (num_nodes + 1) + 4 * num_edges + 4 * num_nodes * num_features + 16 * num_nodes, folder)
 
 
