@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqgraph.allocator import keep_freed_memory
 from seqgraph.charlm.data import Corpus
 from seqgraph.charlm.model import CharLM
 from seqgraph.charlm.train import Trainer, preset_values, split_config
@@ -173,6 +174,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "text.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the command line does
     results = {"machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                            "threads": args.threads, "torch": torch.__version__, "load_avg_start": os.getloadavg()},
                "training": {}}

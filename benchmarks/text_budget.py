@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from seqgraph.allocator import keep_freed_memory
 from seqgraph.charlm.data import load_corpus, resolve
 from seqgraph.charlm.evaluate import score
 from seqgraph.charlm.train import PRESETS, Trainer, preset_values, split_config
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/text_budget-<B>s.json)")
     args = parser.parse_args()
+    keep_freed_memory()  # as the command line does
     torch.set_num_threads(args.threads)
     values = preset_values(args.preset, {"test_fraction": 0.0, **dict(map(parse_setting, args.set))})
     corpus = load_corpus(resolve(args.corpus), values["val_fraction"], test_fraction=values["test_fraction"])

@@ -104,3 +104,19 @@ def test_gin_beats_the_structure_agnostic_baseline_on_mutag(tu_root):  # noqa: F
         if model == "baseline":  # same seed, same numbers
             assert cross_validate(dataset, config)["gin_paper"] == first["gin_paper"]
     assert accuracy["gin"] > accuracy["baseline"] + 2, accuracy
+
+
+@pytest.mark.parametrize("readout", ["sum", "mean", "max"])
+def test_readout_choice_sees_a_doubled_graph_as_its_readout_does(readout):
+    """Two disjoint copies of a graph, read out as one graph: sum doubles every layer's readout, mean and max keep
+    it, so only sum changes the scores (eval mode: batch norm uses its running statistics)."""
+    torch.manual_seed(0)
+    dataset = random_dataset()
+    model = build_model("gin", dataset.num_features, 3, hidden_channels=8, num_layers=3, readout=readout).eval()
+    one = dataset.batch([0])
+    two = dataset.batch([0, 0])
+    single = model(one.graph.x, one.adjacency, one.batch, 1)
+    doubled = model(two.graph.x, two.adjacency, torch.zeros_like(two.batch), 1)
+    assert torch.allclose(single, doubled, atol=1e-5) == (readout != "sum")
+    with pytest.raises(ValueError, match="applies to gin, gin-eps, gcn"):
+        build_model("baseline", 4, 2, readout=readout if readout != "sum" else "mean")

@@ -48,3 +48,14 @@ def test_classify_command_bad_input_exits_2_with_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         classify(["--model", "gat", "--out", str(tmp_path / "out")])
     assert exit_info.value.code == 2
+
+
+def test_classify_readout_flag_reaches_the_model_and_refuses_the_baselines(tu_root, tmp_path, capsys):  # noqa: F811
+    argv = ["--dataset", "mutag", "--data-dir", str(tu_root), "--folds", "2", "--epochs", "1", "--hidden", "8"]
+    assert classify([*argv, "--readout", "mean", "--out", str(tmp_path / "mean")]) == 0
+    assert json.loads((tmp_path / "mean" / "results.json").read_text())["config"]["readout"] == "mean"
+    capsys.readouterr()
+    assert classify([*argv, "--model", "deepsets", "--readout", "max", "--out", str(tmp_path / "deepsets")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "readout 'max' applies to gin, gin-eps, gcn" in err
+    assert not (tmp_path / "deepsets").exists()

@@ -14,6 +14,7 @@ import sys
 import warnings
 
 from . import __version__, outdir
+from .allocator import keep_freed_memory
 from .datadir import UnverifiedData
 from .errors import InputError, NonFiniteLossError
 
@@ -51,6 +52,7 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     warnings.showwarning = _one_line_warning
     locks = outdir.held()  # reproduce runs commands in-process: each releases only the folders it locked
     try:

@@ -14,6 +14,7 @@ from .readout import READOUTS, Set2Set, sum_readout
 from .sparse import SparseAdjacency
 
 MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline", "deepsets")
+READOUT_MODELS = ("gin", "gin-eps", "gcn")  # the models whose readout is a choice of READOUTS
 
 
 def mlp(in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2) -> nn.Sequential:
@@ -186,8 +187,11 @@ class DeepSets(nn.Module):
 
 
 def build_model(name: str, in_channels: int, num_classes: int, hidden_channels: int = 64, num_layers: int = 5,
-                dropout: float = 0.5, set2set_steps: int = 3) -> nn.Module:
-    """One of ``MODELS`` with sum readouts (``gin-set2set``: Set2Set readouts)."""
+                dropout: float = 0.5, set2set_steps: int = 3, readout: str = "sum") -> nn.Module:
+    """One of ``MODELS``; ``readout`` (sum, mean or max) is that of gin, gin-eps and gcn (``gin-set2set``: Set2Set
+    readouts; the baselines sum by definition)."""
+    if readout != "sum" and name not in READOUT_MODELS:
+        raise InputError(f"readout {readout!r} applies to {', '.join(READOUT_MODELS)}; {name} has its own")
     if name == "baseline":
         return StructureAgnostic(in_channels, num_classes, hidden_channels)
     if name == "deepsets":
@@ -196,5 +200,5 @@ def build_model(name: str, in_channels: int, num_classes: int, hidden_channels: 
         raise InputError(f"unknown model {name!r}: choose {', '.join(MODELS)}")
     return GraphClassifier(in_channels, num_classes, hidden_channels, num_layers,
                            conv="gcn" if name == "gcn" else "gin",
-                           train_eps=name == "gin-eps", readout="set2set" if name == "gin-set2set" else "sum",
+                           train_eps=name == "gin-eps", readout="set2set" if name == "gin-set2set" else readout,
                            dropout=dropout, set2set_steps=set2set_steps)

@@ -50,6 +50,7 @@ class ClassifyConfig:
     epochs: int = 350
     folds: int = 10
     holdout: float = 0.1  # share of each training fold held out to pick the epoch; 0: none
+    readout: str = "sum"  # of gin, gin-eps and gcn: sum (GIN's), mean or max (Errica et al. searched sum and mean)
     set2set_steps: int = 3  # gin-set2set's attention reads
     seed: int = 0  # folds, hold-outs, initialisation and batch order
 
@@ -99,7 +100,7 @@ def evaluate(model: nn.Module, dataset: GraphDataset, index: Tensor, device: tor
 
 def _build(dataset: GraphDataset, config: ClassifyConfig) -> nn.Module:
     return build_model(config.model, dataset.num_features, dataset.num_classes, config.hidden_size, config.num_layers,
-                       config.dropout, config.set2set_steps)
+                       config.dropout, config.set2set_steps, config.readout)
 
 
 def check_fits(dataset: GraphDataset, config: ClassifyConfig) -> None:

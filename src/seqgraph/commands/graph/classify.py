@@ -5,9 +5,10 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
-from ...graph.classify import MODELS
+from ...graph.classify import MODELS, READOUT_MODELS
 from ...graph.crossval import ClassifyConfig, check_fits, cross_validate
 from ...graph.datasets.tu import NAMES, load_tu
+from ...graph.readout import READOUTS
 from ...outdir import write_json
 from ...stats import pm
 from ..common import (
@@ -109,6 +110,9 @@ def register(sub) -> None:
     p.add_argument("--holdout", type=probability, default=d.holdout,
                    help=f"share of each training fold held out to pick the epoch; 0 trains on the whole fold and "
                    f"reports only the GIN paper's protocol (default: {d.holdout})")
+    p.add_argument("--readout", choices=tuple(READOUTS), default=d.readout,
+                   help=f"the readout of {', '.join(READOUT_MODELS)}: sum (GIN's, injective on multisets), mean or "
+                   f"max; Errica et al. searched sum and mean (default: {d.readout})")
     p.add_argument("--set2set-steps", type=bounded_int(MAX_LAYERS), default=d.set2set_steps,
                    help=f"attention reads of gin-set2set's readouts, at most {MAX_LAYERS} (default: {d.set2set_steps})")
     p.add_argument("--no-node-attributes", action="store_true",
@@ -125,7 +129,7 @@ def run_classify(args) -> int:
     config = ClassifyConfig(model=args.model, hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout,
                             batch_size=args.batch_size, lr=args.lr, lr_step=args.lr_step, lr_decay=args.lr_decay,
                             epochs=args.epochs, folds=args.folds, holdout=args.holdout,
-                            set2set_steps=args.set2set_steps, seed=args.seed)
+                            readout=args.readout, set2set_steps=args.set2set_steps, seed=args.seed)
     run_config = {"dataset": args.dataset, "node_attributes": not args.no_node_attributes,
                   **dataclasses.asdict(config)}
     check_fits(dataset, config)
