@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from seqgraph import distributed
+from seqgraph.allocator import keep_freed_memory
 from seqgraph.graph.datasets.synthetic import generate_rmat
 from seqgraph.graph.layers import propagate
 from seqgraph.graph.layerwise import layerwise_inference
@@ -104,6 +105,7 @@ def probe(trainer: MiniBatchTrainer, batches: int) -> dict:
 
 def child_train(args) -> None:
     torch.set_num_threads(1)
+    kept = keep_freed_memory()  # as the command line does
     with distributed.session(torch.device("cpu")):
         store = open_store(args.folder)
         trainer = MiniBatchTrainer(store, config(args), seed=0)
@@ -111,7 +113,8 @@ def child_train(args) -> None:
         start = time.perf_counter()
         loss = trainer.train_epoch()
         seconds = time.perf_counter() - start
-        out = {"processes": distributed.world_size(), "seeds": store.train_idx.numel(), "seconds": seconds,
+        out = {"processes": distributed.world_size(), "keep_freed_memory": kept, "seeds": store.train_idx.numel(),
+               "seconds": seconds,
                "seed_nodes_per_s": store.train_idx.numel() / seconds, "train_loss": loss}
         out["peak_rss_gib"] = peak_rss_gib()  # before the probes' own allocations
         if distributed.world_size() == 1:
@@ -128,6 +131,7 @@ def child_train(args) -> None:
 
 def child_infer(args) -> None:
     torch.set_num_threads(1)
+    keep_freed_memory()
     store = open_store(args.folder)
     trainer = MiniBatchTrainer(store, config(args), seed=0)
     trainer.model.load_state_dict(torch.load(Path(args.folder) / "model.pt", weights_only=True))

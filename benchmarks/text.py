@@ -174,9 +174,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "text.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    keep_freed_memory()  # as the command line does
+    kept = keep_freed_memory()  # as the command line does
     results = {"machine": {"cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                           "threads": args.threads, "torch": torch.__version__, "load_avg_start": os.getloadavg()},
+                           "threads": args.threads, "torch": torch.__version__, "load_avg_start": os.getloadavg(),
+                           "keep_freed_memory": kept},
                "training": {}}
     targets = {}
     if "training" in args.parts:

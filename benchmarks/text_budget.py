@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/text_budget-<B>s.json)")
     args = parser.parse_args()
-    keep_freed_memory()  # as the command line does
+    kept = keep_freed_memory()  # as the command line does
     torch.set_num_threads(args.threads)
     values = preset_values(args.preset, {"test_fraction": 0.0, **dict(map(parse_setting, args.set))})
     corpus = load_corpus(resolve(args.corpus), values["val_fraction"], test_fraction=values["test_fraction"])
@@ -95,6 +95,7 @@ def main() -> None:
         "val": val, "last_train_loss": last["loss"] if last else None,
         "config": trainer.config_dict, "threads": args.threads, "torch": torch.__version__,
         "load_avg_start": load_start, "load_avg_end": os.getloadavg(), "cpus": os.cpu_count(),
+        "keep_freed_memory": kept,
     }
     out = args.out or Path(__file__).parent / "results" / f"text_budget-{args.budget:g}s.json"
     out.parent.mkdir(exist_ok=True)

@@ -90,6 +90,22 @@ def test_linear_takes_slices_and_transposes():
     assert kernels.onednn(torch.zeros(1, dtype=torch.float64)) is False
 
 
+def test_packed_weights_give_the_products_of_the_weights():
+    # laid out once for a row count, a weight serves products of any row count; float64 is left as it is
+    torch.manual_seed(0)
+    weight = torch.randn(8, 5)
+    packed = kernels.pack(weight, 4)
+    for rows in (4, 1, 9):
+        x = torch.randn(rows, 5)
+        torch.testing.assert_close(kernels.linear(x, packed), x @ weight.t())
+    per_direction = kernels.pack(torch.stack([weight, 2 * weight]), 3)
+    x = torch.randn(2, 3, 5)
+    out = kernels.batched_linear(x, per_direction, torch.ones(2, 3, 8), out=torch.empty(2, 3, 8))
+    torch.testing.assert_close(out, 1 + x @ torch.stack([weight, 2 * weight]).transpose(1, 2))
+    assert torch.equal(kernels.pack(weight.double(), 4), weight.double())
+    assert kernels.pack(weight, 0) is weight  # no rows: nothing goes through oneDNN
+
+
 def test_tanh_is_torch_tanh():
     x = torch.linspace(-30, 30, 10001)
     torch.testing.assert_close(kernels.tanh(x, out=torch.empty_like(x)), torch.tanh(x), rtol=0, atol=3e-7)

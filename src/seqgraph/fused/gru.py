@@ -4,7 +4,7 @@ backpropagation through time written out: the loop behind :class:`seqgraph.recur
 import torch
 from torch.autograd.function import once_differentiable
 
-from .kernels import linear, project, project_backward, tanh, weight_gradient
+from .kernels import linear, pack, project, project_backward, tanh, weight_gradient
 
 
 class GRUFunction(torch.autograd.Function):
@@ -34,7 +34,7 @@ class GRUFunction(torch.autograd.Function):
     def forward(ctx, x, weight_ih, weight_hh, h0):
         T, B, H = x.shape[0], x.shape[1], h0.shape[-1]
         x_proj = project(x, weight_ih, None)  # (T, B, 3H): z, r, h~
-        weight_zr, weight_n = weight_hh[: 2 * H], weight_hh[2 * H :]
+        weight_zr, weight_n = pack(weight_hh[: 2 * H], B), pack(weight_hh[2 * H :], B)
         zr = x.new_empty(T, B, 2 * H)  # z, r
         h_tilde = x.new_empty(T, B, H)
         rh = x.new_empty(T, B, H)  # r * h(t-1)
@@ -57,7 +57,7 @@ class GRUFunction(torch.autograd.Function):
     def backward(ctx, grad_h):
         x, weight_ih, weight_hh, h0, zr, h_tilde, rh, h = ctx.saved_tensors
         T, B, H = h.shape
-        weight_zr, weight_n = weight_hh[: 2 * H], weight_hh[2 * H :]
+        weight_zr_t, weight_n_t = pack(weight_hh[: 2 * H].t(), B), pack(weight_hh[2 * H :].t(), B)
         h_prev = torch.cat((h0.unsqueeze(0), h[:-1]))  # h(0..T-1), (T, B, H)
         z, r = zr.chunk(2, -1)
         # d_proj starts as the factors that do not depend on delta, for all steps at once:
@@ -74,10 +74,10 @@ class GRUFunction(torch.autograd.Function):
         for t in range(T - 1, -1, -1):
             d_z[t].mul_(dh)
             d_n[t].mul_(dh)
-            d_rh = linear(d_n[t], weight_n.t())  # delta (r * h(t-1)), (B, H)
+            d_rh = linear(d_n[t], weight_n_t)  # delta (r * h(t-1)), (B, H)
             d_r[t].mul_(d_rh)
             # delta h(t-1): through the gates' product, the interpolation (32) and the reset gate (31)
-            dh_prev = linear(d_zr[t], weight_zr.t()).addcmul_(dh, one_minus_z[t]).addcmul_(d_rh, r[t])
+            dh_prev = linear(d_zr[t], weight_zr_t).addcmul_(dh, one_minus_z[t]).addcmul_(d_rh, r[t])
             dh = dh_prev.add_(grad_h[t - 1]) if t > 0 else dh_prev
         d_weight_hh = None
         if ctx.needs_input_grad[2]:

@@ -4,7 +4,7 @@ time written out: the loop behind :class:`seqgraph.recurrent.LSTM` and :class:`s
 import torch
 from torch.autograd.function import once_differentiable
 
-from .kernels import batched_linear, linear, project, project_backward, tanh, weight_gradient
+from .kernels import batched_linear, linear, pack, project, project_backward, tanh, weight_gradient
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -47,7 +47,7 @@ class LSTMFunction(torch.autograd.Function):
         scale[2 * H : 3 * H] = 2
         x_proj = [project(x[:, d], weight_ih[d] * scale, None if bias is None else bias[d] * scale[:, 0])
                   for d in range(D)]  # (T, B, 4H) each
-        weight_hh_2g = weight_hh * scale
+        weight_hh_2g = pack(weight_hh * scale, B)
         # the input terms become the gates in place: i, f, sigmoid(2 a_g), o; time-major, so that a step's
         # slice of all directions is contiguous
         gates = torch.stack(x_proj, 1) if D > 1 else x_proj[0].unsqueeze(1)  # (T, D, B, 4H)
@@ -88,19 +88,20 @@ class LSTMFunction(torch.autograd.Function):
         dc = grad_c_last.clone()  # (D, B, H)
         dc_column = dc.unsqueeze(-2)  # (D, B, 1, H), a view of dc for the three gates at once
         dh = torch.empty_like(dc)
+        weight_hh_t = pack(weight_hh.transpose(1, 2), B)  # (D, H, 4H)
         d_next = f_next = None  # delta a(t + 1) and f(t + 1), from the step after
         per_step = zip(grad_h, f, dh_to_dc, d_gates, d_ifg, d_o, strict=True)
         for grad_h_t, f_t, dh_to_dc_t, d_t, d_ifg_t, d_o_t in reversed(list(per_step)):
             if d_next is None:
                 dh.copy_(grad_h_t)
             else:  # delta h(t), (D, B, H)
-                batched_linear(d_next, weight_hh.transpose(1, 2), grad_h_t, out=dh)
+                batched_linear(d_next, weight_hh_t, grad_h_t, out=dh)
                 dc.mul_(f_next)
             dc.addcmul_(dh, dh_to_dc_t)  # delta c(t)
             d_ifg_t.mul_(dc_column)
             d_o_t.mul_(dh)
             d_next, f_next = d_t, f_t
-        d_h0 = torch.stack([linear(d_gates[0, d], weight_hh[d].t()) for d in range(D)]) \
+        d_h0 = torch.stack([linear(d_gates[0, d], weight_hh_t[d]) for d in range(D)]) \
             if ctx.needs_input_grad[4] else None
         d_c0 = dc * f[0] if ctx.needs_input_grad[5] else None
         # the products over all steps take one direction at a time, (T, B, .) each: contiguous copies for D > 1

@@ -4,7 +4,7 @@ the loop behind :class:`seqgraph.recurrent.PeepholeLSTM`."""
 import torch
 from torch.autograd.function import once_differentiable
 
-from .kernels import linear, project, project_backward, tanh, weight_gradient
+from .kernels import linear, pack, project, project_backward, tanh, weight_gradient
 
 
 def _ifo_first(rows: torch.Tensor, H: int) -> torch.Tensor:
@@ -50,9 +50,10 @@ class PeepholeLSTMFunction(torch.autograd.Function):
         tanh_c = x.new_empty(T, B, H)  # tanh c(1..T)
         h = x.new_empty(T, B, H)  # h(1..T)
         c[0] = c0
+        weight = pack(weight_hh, B)
         for a, c_prev, c_t, tanh_c_t, h_t in zip(gates, c[:-1], c[1:], tanh_c, h, strict=True):
             # (35)-(37): the peephole terms of the three gates in one product
-            a[:, : 3 * H].add_(linear(c_prev, weight_hh)).sigmoid_()
+            a[:, : 3 * H].add_(linear(c_prev, weight)).sigmoid_()
             i, f, o, c_in = a.chunk(4, -1)
             # (38)
             torch.mul(c_prev, f, out=c_t).addcmul_(c_in, i)
@@ -79,12 +80,13 @@ class PeepholeLSTMFunction(torch.autograd.Function):
         d_if = d_gates.view(T, B, 4, H)[:, :, :2]  # i and f at once, (T, B, 2, H)
         d_ifo = d_gates[..., : 3 * H]  # the gates that read c(t-1)
         dc = grad_c_last + dc_from_h[-1]  # delta c(T)
+        weight_t = pack(weight_hh.t(), B)
         for t in range(T - 1, -1, -1):
             if t < T - 1:  # the gates of step t + 1 read c(t)
-                dc = linear(d_ifo[t + 1], weight_hh.t()).addcmul_(dc, f[t + 1]).add_(dc_from_h[t])
+                dc = linear(d_ifo[t + 1], weight_t).addcmul_(dc, f[t + 1]).add_(dc_from_h[t])
             d_if[t].mul_(dc.unsqueeze(1))
             d_c_in[t].mul_(dc)
-        d_c0 = linear(d_ifo[0], weight_hh.t()).addcmul_(dc, f[0]) if ctx.needs_input_grad[4] else None
+        d_c0 = linear(d_ifo[0], weight_t).addcmul_(dc, f[0]) if ctx.needs_input_grad[4] else None
         d_weight_hh = weight_gradient(d_ifo, c[:-1]) if ctx.needs_input_grad[3] else None  # (3H, H)
         d_x, d_weight_ih, d_bias = project_backward(d_gates, x, weight_ifoc, ctx.needs_input_grad[:3])
         d_weight_ih, d_bias = (None if d is None else _ifo_first(d, H) for d in (d_weight_ih, d_bias))

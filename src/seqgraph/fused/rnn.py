@@ -4,7 +4,7 @@ behind :class:`seqgraph.recurrent.RNN`."""
 import torch
 from torch.autograd.function import once_differentiable
 
-from .kernels import linear, project, project_backward, tanh, weight_gradient
+from .kernels import linear, pack, project, project_backward, tanh, weight_gradient
 
 
 class RNNFunction(torch.autograd.Function):
@@ -28,9 +28,10 @@ class RNNFunction(torch.autograd.Function):
     def forward(ctx, x, weight_ih, bias, weight_hh, h0):
         h = project(x, weight_ih, bias)  # (T, B, H): W_hx x(t) + b_h, then h(t) in place
         h_prev = h0
+        weight = pack(weight_hh, h0.shape[0])
         for h_t in h:
             # (1)
-            h_prev = tanh(h_t.add_(linear(h_prev, weight_hh)), out=h_t)
+            h_prev = tanh(h_t.add_(linear(h_prev, weight)), out=h_t)
         ctx.save_for_backward(x, weight_ih, weight_hh, h0, h)
         return h
 
@@ -41,11 +42,12 @@ class RNNFunction(torch.autograd.Function):
         T = h.shape[0]
         d_a = 1 - h * h  # tanh' = 1 - h^2; the loop multiplies in delta
         dh = grad_h[-1]  # delta h(T)
+        weight_t = pack(weight_hh.t(), h0.shape[0])
         for t in range(T - 1, -1, -1):
             d_a[t].mul_(dh)
             if t > 0:
-                dh = linear(d_a[t], weight_hh.t()).add_(grad_h[t - 1])
-        d_h0 = linear(d_a[0], weight_hh.t()) if ctx.needs_input_grad[4] else None
+                dh = linear(d_a[t], weight_t).add_(grad_h[t - 1])
+        d_h0 = linear(d_a[0], weight_t) if ctx.needs_input_grad[4] else None
         d_weight_hh = None
         if ctx.needs_input_grad[3]:
             d_weight_hh = weight_gradient(d_a, torch.cat((h0.unsqueeze(0), h[:-1])))  # h(0..T-1)
