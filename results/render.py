@@ -8,10 +8,13 @@ it from the files named in its first line, which also gives the command that wro
 """
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
 from pathlib import Path
+
+from seqgraph.graph.crossval import ClassifyConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKED = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.DOTALL)
@@ -27,8 +30,14 @@ def _pm(stats: dict, digits: int = 1) -> str:
 
 # GIN-0 and Errica et al.'s structure-agnostic baseline of each dataset: the molecular-fingerprint MLP for chemical
 # graphs, DeepSets for ENZYMES and social graphs
-CLASSIFY_RUNS = ["mutag-gin", "mutag-baseline", "proteins-gin", "proteins-baseline", "enzymes-gin", "enzymes-deepsets",
-                 "nci1-gin", "nci1-baseline", "imdb-binary-gin", "imdb-binary-deepsets"]
+CLASSIFY_RUNS = ["mutag-gin", "mutag-gin-eps", "mutag-gcn", "mutag-gin-set2set", "mutag-baseline", "proteins-gin",
+                 "proteins-baseline", "enzymes-gin", "enzymes-deepsets", "nci1-gin", "nci1-gin-mean", "nci1-baseline",
+                 "imdb-binary-gin", "imdb-binary-deepsets"]
+CLASSIFY_MODELS = {"gin": "GIN-0", "gin-eps": "GIN-ε", "gcn": "GCN", "gin-set2set": "GIN, Set2Set readouts"}
+# the settings a row names where they differ from the defaults, and how
+CLASSIFY_SETTINGS = {"readout": "{} readout".format, "hidden_size": "hidden {}".format, "batch_size": "batch {}".format,
+                     "lr": "lr {}".format, "dropout": "dropout {}".format, "epochs": "{} epochs".format,
+                     "lr_decay": lambda d: "constant lr" if d == 1 else f"lr decay ×{d}"}
 
 
 def graph_classify(root: Path) -> str:
@@ -36,14 +45,19 @@ def graph_classify(root: Path) -> str:
              "wall time |", "|---|---|---|---|---|---|"]
     for run in CLASSIFY_RUNS:
         r = _load(f"results/graph-classify/{run}/results.json", root)
-        label = "GIN-0" if r["model"] == "gin" else r["model"]
+        defaults = dataclasses.asdict(ClassifyConfig())
+        label = ", ".join([CLASSIFY_MODELS.get(r["model"], r["model"])]
+                          + [form(r["config"][key]) for key, form in CLASSIFY_SETTINGS.items()
+                             if r["config"].get(key, defaults[key]) != defaults[key]])
         holdout, gin = r["holdout"], r["gin_paper"]
         published = "; ".join(f"{who} {p}" for who, p in (("Errica", holdout["published"]),
                                                             ("GIN paper", gin["published"])) if p) or "–"
         lines.append(f"| {r['dataset']} | {label} | {_pm(holdout)} | {_pm(gin)} (epoch {gin['epoch']}) | "
                      f"{published} | {r['seconds']:.0f} s |")
-    lines.append("\n`OMP_NUM_THREADS=1 seqgraph graph classify --dataset DATASET --model {gin|baseline|deepsets} "
-                 "--folds 10 --out results/graph-classify/<dataset>-<model>`")
+    lines.append("\n`OMP_NUM_THREADS=1 seqgraph graph classify --dataset DATASET --model MODEL "
+                 "--folds 10 --out results/graph-classify/<dataset>-<model>`, with the flags of the settings a row "
+                 "names (`--readout`, `--hidden`, `--batch-size`, `--lr`, `--dropout`, `--epochs`, `--lr-decay 1` "
+                 "for a constant learning rate) and `-<readout>` after the folder's name for a readout other than sum")
     return "\n".join(lines)
 
 
@@ -350,7 +364,25 @@ def sanity(root: Path) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"graph-classify": graph_classify, "graph-classify-speed": graph_classify_speed,
+def allocator(root: Path) -> str:
+    r = _load("benchmarks/results/allocator.json", root)
+    default, kept = r["steps"]["glibc_default"], r["steps"]["keep_freed_memory"]
+    lines = ["| workload | glibc's default | freed memory kept |", "|---|---|---|",
+             f"| page faults per step (six 16 MiB tensors and one of 1 MiB) | {default['page_faults_per_step']:,.0f} | "
+             f"{kept['page_faults_per_step']:,.0f} |"]
+    cells = r["cells"]
+    for key, name in (("lstm_chars_per_s", "char model, our LSTM, chars/s"),
+                      ("torch-lstm_chars_per_s", "char model, `nn.LSTM`, chars/s")):
+        lines.append(f"| {name} | {cells['glibc_default'][key]:,.0f} | {cells['keep_freed_memory'][key]:,.0f} |")
+    lines.append(f"| our LSTM / `nn.LSTM` | {cells['glibc_default']['ratio_lstm_vs_torch_lstm']:.2f} | "
+                 f"{cells['keep_freed_memory']['ratio_lstm_vs_torch_lstm']:.2f} |")
+    loads = r["machine"]["load_avg_start"]
+    lines.append(f"\n`OMP_NUM_THREADS=1 python benchmarks/allocator.py --rounds {r['rounds']}` (medians over rounds, "
+                 f"load average {loads[0]:.1f} at the start)")
+    return "\n".join(lines)
+
+
+TABLES = {"graph-classify": graph_classify, "allocator": allocator, "graph-classify-speed": graph_classify_speed,
           "recurrent-speed": recurrent_speed, "cora": cora, "linkpred": linkpred, "termination": termination,
           "init-variants": init_variants, "sanity": sanity, "depth": depth, "compare": compare,
           "text-quick": text_quick, "graph-speed": graph_speed, "distributed": distributed, "minibatch": minibatch,
