@@ -382,7 +382,40 @@ def allocator(root: Path) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"graph-classify": graph_classify, "allocator": allocator, "graph-classify-speed": graph_classify_speed,
+def _span(fractions: list[float], digits: int = 0) -> str:
+    """The range of ``fractions`` in percent, ``low-high`` (one figure where they round alike)."""
+    low, high = (f"{100 * x:.{digits}f}" for x in (min(fractions), max(fractions)))
+    return low if low == high else f"{low}-{high}"
+
+
+def graph_scale(root: Path) -> str:
+    r = _load("benchmarks/results/graph_scale.json", root)["10000000:100000000"]
+    gen, infer, ones = r["generate"], r["infer"], r["train_1"]
+    peak_1 = max(one["peak_rss_gib"] for one in ones)
+    peak_2 = max(rank["peak_rss_gib"] for two in r["train_2"] for rank in two)
+    gathers = [one["gather_fraction_of_copy_bandwidth"] for one in ones]
+    shares = [one["probe"]["gather_fraction"] for one in ones]
+    loads = r["machine"]["load_avg_start"], r["machine"]["load_avg_end"]
+    lines = ["| step | result |", "|---|---|",
+             f"| generate the graph (3.1 GB of `.npy`) | {gen['seconds']:.0f} s, peak {gen['peak_rss_gib']:.1f} GiB |",
+             f"| mini-batch epoch, 100k seed nodes, 1 process | {r['seed_nodes_per_s']['1']:,.0f} seed nodes/s, peak "
+             f"{peak_1:.1f} GiB |",
+             f"| the same epoch, 2 processes (gloo) | {r['seed_nodes_per_s']['2']:,.0f} seed nodes/s, peak "
+             f"{peak_2:.1f} GiB each; {r['speedup_2_vs_1']:.2f}× |",
+             f"| exact layer-wise inference, all 10M nodes | {infer['seconds']:.0f} s, peak "
+             f"{infer['peak_rss_gib']:.1f} GiB, test accuracy {100 * infer['accuracy']['test']:.1f}% |",
+             f"| feature gathering / copy bandwidth of the same process | {_span(gathers)}% (its share of a step: "
+             f"{_span(shares, 1)}%) |",
+             "| full-batch GraphSAGE: one (E, 64) float32 message tensor | "
+             f"{r['full_batch_message_tensor_gib']:.1f} GiB |"]
+    lines.append(f"\n`python benchmarks/graph_scale.py --nodes 10000000 --edges 100000000 --folder DIR` ({len(ones)} "
+                 f"alternating rounds, medians; load average {loads[0][0]:.1f} at the start, {loads[1][0]:.1f} at the "
+                 "end)")
+    return "\n".join(lines)
+
+
+TABLES = {"graph-classify": graph_classify, "allocator": allocator, "graph-scale": graph_scale,
+          "graph-classify-speed": graph_classify_speed,
           "recurrent-speed": recurrent_speed, "cora": cora, "linkpred": linkpred, "termination": termination,
           "init-variants": init_variants, "sanity": sanity, "depth": depth, "compare": compare,
           "text-quick": text_quick, "graph-speed": graph_speed, "distributed": distributed, "minibatch": minibatch,
