@@ -382,6 +382,20 @@ def allocator(root: Path) -> str:
     return "\n".join(lines)
 
 
+def text_budget(root: Path) -> str:
+    lines = ["| budget | steps | chars/s | validation, left to right | per window | load average (start, end) |",
+             "|---|---|---|---|---|---|"]
+    for budget in (120, 600):
+        r = _load(f"benchmarks/results/text_budget-{budget}s.json", root)
+        val = r["val"]
+        lines.append(f"| {budget} s ({r['threads']} threads) | {r['steps_done']:,} | {r['chars_per_s']:,.0f} | "
+                     f"**{val['loss']:.3f} nats/char** ({val['bits']:.3f} bits) | {val['window_loss']:.3f} | "
+                     f"{r['load_avg_start'][0]:.1f}, {r['load_avg_end'][0]:.1f} |")
+    lines.append("\n`python benchmarks/text_budget.py --budget 120|600` (the quick preset, its cosine schedule ending "
+                 "at the budget)")
+    return "\n".join(lines)
+
+
 def _span(fractions: list[float], digits: int = 0) -> str:
     """The range of ``fractions`` in percent, ``low-high`` (one figure where they round alike)."""
     low, high = (f"{100 * x:.{digits}f}" for x in (min(fractions), max(fractions)))
@@ -415,6 +429,7 @@ def graph_scale(root: Path) -> str:
 
 
 TABLES = {"graph-classify": graph_classify, "allocator": allocator, "graph-scale": graph_scale,
+          "text-budget": text_budget,
           "graph-classify-speed": graph_classify_speed,
           "recurrent-speed": recurrent_speed, "cora": cora, "linkpred": linkpred, "termination": termination,
           "init-variants": init_variants, "sanity": sanity, "depth": depth, "compare": compare,
