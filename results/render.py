@@ -168,7 +168,9 @@ def graph_speed(root: Path) -> str:
         lines.append(f"| {what} | {e['ours']['seconds']:.1f} s, {e['ours']['peak_mib']:.0f} MiB peak | "
                      f"{e['pyg']['seconds']:.1f} s, {e['pyg']['peak_mib']:.0f} MiB | time {e['time_ratio']:.2f}, "
                      f"memory {e['memory_ratio']:.2f} |")
-    lines.append("\n`python benchmarks/graph.py` (1 thread each, in the same run)")
+    loads = r["machine"]["load_avg_start"][0], r["machine"]["load_avg_end"][0]
+    lines.append(f"\n`python benchmarks/graph.py` (1 thread each, in the same run; load average {loads[0]:.1f} at the "
+                 f"start, {loads[1]:.1f} at the end)")
     return "\n".join(lines)
 
 
@@ -383,16 +385,18 @@ def allocator(root: Path) -> str:
 
 
 def text_budget(root: Path) -> str:
-    lines = ["| budget | steps | chars/s | validation, left to right | per window | load average (start, end) |",
+    lines = ["| budget | steps done of planned | chars/s | validation, left to right | per window | "
+             "load average (start, end) |",
              "|---|---|---|---|---|---|"]
     for budget in (120, 600):
         r = _load(f"benchmarks/results/text_budget-{budget}s.json", root)
         val = r["val"]
-        lines.append(f"| {budget} s ({r['threads']} threads) | {r['steps_done']:,} | {r['chars_per_s']:,.0f} | "
+        lines.append(f"| {budget} s ({r['threads']} threads) | {r['steps_done']:,} of {r['steps_planned']:,} | "
+                     f"{r['chars_per_s']:,.0f} | "
                      f"**{val['loss']:.3f} nats/char** ({val['bits']:.3f} bits) | {val['window_loss']:.3f} | "
                      f"{r['load_avg_start'][0]:.1f}, {r['load_avg_end'][0]:.1f} |")
-    lines.append("\n`python benchmarks/text_budget.py --budget 120|600` (the quick preset, its cosine schedule ending "
-                 "at the budget)")
+    lines.append("\n`python benchmarks/text_budget.py --budget 120|600` (the quick preset; its cosine schedule is "
+                 "planned from a few timed steps to end at the budget, and training stops at the budget)")
     return "\n".join(lines)
 
 
