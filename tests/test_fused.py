@@ -57,10 +57,11 @@ def test_fused_backward_with_only_the_input_requiring_gradients(name):
 @pytest.mark.filterwarnings("ignore:TF32 acceleration")  # mkldnn.flags() also sets allow_tf32, for Intel GPUs
 @pytest.mark.parametrize("layer_class", (RNN, LSTM, GRU, PeepholeLSTM, BiLSTM))
 def test_onednn_and_torch_products_give_the_same_numbers(layer_class):
-    # the float32 CPU loops take oneDNN's products; with oneDNN off they take torch.matmul's
+    # the float32 CPU loops take oneDNN's products (packed weights: T >= PACK_MIN_STEPS); with oneDNN off they
+    # take torch.matmul's
     torch.manual_seed(0)
     layer = layer_class(5, 6)
-    x = torch.randn(4, 7, 5)
+    x = torch.randn(4, kernels.PACK_MIN_STEPS + 1, 5)
     runs = []
     for enabled in (True, False):
         with torch.backends.mkldnn.flags(enabled=enabled):
@@ -94,16 +95,20 @@ def test_packed_weights_give_the_products_of_the_weights():
     # laid out once for a row count, a weight serves products of any row count; float64 is left as it is
     torch.manual_seed(0)
     weight = torch.randn(8, 5)
-    packed = kernels.pack(weight, 4)
+    steps = kernels.PACK_MIN_STEPS
+    packed = kernels.pack(weight, 4, steps)
+    assert packed.is_mkldnn == (kernels._ONEDNN_PACK is not None)
     for rows in (4, 1, 9):
         x = torch.randn(rows, 5)
         torch.testing.assert_close(kernels.linear(x, packed), x @ weight.t())
-    per_direction = kernels.pack(torch.stack([weight, 2 * weight]), 3)
+    per_direction = kernels.pack(torch.stack([weight, 2 * weight]), 3, steps)
+    assert isinstance(per_direction, list) == (kernels._ONEDNN_PACK is not None)
     x = torch.randn(2, 3, 5)
     out = kernels.batched_linear(x, per_direction, torch.ones(2, 3, 8), out=torch.empty(2, 3, 8))
     torch.testing.assert_close(out, 1 + x @ torch.stack([weight, 2 * weight]).transpose(1, 2))
-    assert torch.equal(kernels.pack(weight.double(), 4), weight.double())
-    assert kernels.pack(weight, 0) is weight  # no rows: nothing goes through oneDNN
+    assert torch.equal(kernels.pack(weight.double(), 4, steps), weight.double())
+    assert kernels.pack(weight, 0, steps) is weight  # no rows: nothing goes through oneDNN
+    assert kernels.pack(weight, 4, steps - 1) is weight  # too short a loop to pay for the layout
 
 
 def test_tanh_is_torch_tanh():

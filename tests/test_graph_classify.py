@@ -107,16 +107,26 @@ def test_gin_beats_the_structure_agnostic_baseline_on_mutag(tu_root):  # noqa: F
 
 
 @pytest.mark.parametrize("readout", ["sum", "mean", "max"])
-def test_readout_choice_sees_a_doubled_graph_as_its_readout_does(readout):
-    """Two disjoint copies of a graph, read out as one graph: sum doubles every layer's readout, mean and max keep
-    it, so only sum changes the scores (eval mode: batch norm uses its running statistics)."""
+def test_readout_choice_is_the_models_readout(readout):
+    """The graph vector reads each layer out with the chosen reduction; two disjoint copies of a graph read out as
+    one graph change only the sum (eval mode: batch norm uses its running statistics)."""
     torch.manual_seed(0)
     dataset = random_dataset()
     model = build_model("gin", dataset.num_features, 3, hidden_channels=8, num_layers=3, readout=readout).eval()
+    h, batch = torch.randn(6, 4), torch.tensor([0, 0, 0, 1, 1, 1])
+    expected = {"sum": h.view(2, 3, 4).sum(1), "mean": h.view(2, 3, 4).mean(1), "max": h.view(2, 3, 4).amax(1)}
+    torch.testing.assert_close(model.read(1, h, batch, 2), expected[readout])
     one = dataset.batch([0])
     two = dataset.batch([0, 0])
     single = model(one.graph.x, one.adjacency, one.batch, 1)
     doubled = model(two.graph.x, two.adjacency, torch.zeros_like(two.batch), 1)
     assert torch.allclose(single, doubled, atol=1e-5) == (readout != "sum")
+
+
+def test_build_model_refuses_a_readout_it_cannot_apply():
     with pytest.raises(ValueError, match="applies to gin, gin-eps, gcn"):
-        build_model("baseline", 4, 2, readout=readout if readout != "sum" else "mean")
+        build_model("baseline", 4, 2, readout="mean")
+    with pytest.raises(ValueError, match="unknown model 'gat'"):
+        build_model("gat", 4, 2, readout="mean")
+    with pytest.raises(ValueError, match="unknown readout 'set2set'"):
+        build_model("gin", 4, 2, readout="set2set")

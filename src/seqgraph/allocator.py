@@ -7,9 +7,11 @@ threshold lies free at the top of the heap, glibc gives it back to the system (`
 that frees more than twice its largest buffer at once (the gates of a recurrent layer over all its steps, their
 gradients, a batch's gathered features) therefore returns its memory at the end of every step, and the next
 step takes every page back with a page fault on first touch; on a virtual machine that costs more than writing
-the page. Measured on this project's 2-core machine (``benchmarks/allocator.py``): a step that allocates six
-16 MiB tensors and one of 1 MiB took 24,544 page faults every time, none with the settings below; the character
-model's training step with our LSTM took 4% to 26% less time (runs differ), with ``torch.nn.LSTM`` about the same.
+the page. Measured on this project's 2-core machine (``benchmarks/allocator.py``, ``benchmarks/results/
+allocator.json``): a step that allocates six 16 MiB tensors and one of 1 MiB and frees them takes 24,544 page
+faults (96 MiB) in every step that follows a trim, and how many steps do depends on the heap's layout; with the
+settings below, none. The character model with our LSTM trained about 10% faster, with ``torch.nn.LSTM`` about as
+fast.
 
 :func:`keep_freed_memory` sets the mmap threshold to glibc's largest (32 MiB), so that blocks below it come from
 the heap and stay there when freed, and the trim threshold to 1 GiB, so that freed heap memory is kept for the
@@ -33,11 +35,12 @@ TRIM_THRESHOLD = 1 << 30
 @functools.cache
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds (see the module docstring); False where there is no glibc
-    ``mallopt`` or it refused."""
+    ``mallopt`` or it refused either setting."""
     name = ctypes.util.find_library("c")
     try:
         mallopt = ctypes.CDLL(name).mallopt
     except (OSError, AttributeError, TypeError):  # not glibc (musl has no mallopt), or no C library found
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    accepted = [mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD), mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)]
+    return all(accepted)

@@ -34,7 +34,7 @@ class GRUFunction(torch.autograd.Function):
     def forward(ctx, x, weight_ih, weight_hh, h0):
         T, B, H = x.shape[0], x.shape[1], h0.shape[-1]
         x_proj = project(x, weight_ih, None)  # (T, B, 3H): z, r, h~
-        weight_zr, weight_n = pack(weight_hh[: 2 * H], B), pack(weight_hh[2 * H :], B)
+        weight_zr, weight_n = pack(weight_hh[: 2 * H], B, T), pack(weight_hh[2 * H :], B, T)
         zr = x.new_empty(T, B, 2 * H)  # z, r
         h_tilde = x.new_empty(T, B, H)
         rh = x.new_empty(T, B, H)  # r * h(t-1)
@@ -57,7 +57,7 @@ class GRUFunction(torch.autograd.Function):
     def backward(ctx, grad_h):
         x, weight_ih, weight_hh, h0, zr, h_tilde, rh, h = ctx.saved_tensors
         T, B, H = h.shape
-        weight_zr_t, weight_n_t = pack(weight_hh[: 2 * H].t(), B), pack(weight_hh[2 * H :].t(), B)
+        weight_zr_t, weight_n_t = pack(weight_hh[: 2 * H].t(), B, T), pack(weight_hh[2 * H :].t(), B, T)
         h_prev = torch.cat((h0.unsqueeze(0), h[:-1]))  # h(0..T-1), (T, B, H)
         z, r = zr.chunk(2, -1)
         # d_proj starts as the factors that do not depend on delta, for all steps at once:

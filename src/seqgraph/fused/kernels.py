@@ -8,9 +8,10 @@ inner product, through ``torch.ops.mkldnn._linear_pointwise`` (the operator torc
 linear layers), for float32 CPU tensors while ``torch.backends.mkldnn`` is enabled, and ``F.linear``
 otherwise: float64, other devices, builds without oneDNN, or inside ``torch.backends.mkldnn.flags(enabled=False)``.
 
-Weights a loop multiplies by at every step are laid out for oneDNN once, before the loop (:func:`pack`, as
-torch's compiler does for the weight of a linear layer): a step's ``(32, 256) x (256, 1024)`` product of the
-character model's LSTM then takes 95 us instead of 115 us, one thread.
+Weights a loop multiplies by at every step are laid out for oneDNN once, before the loop (:func:`pack`, oneDNN's
+prepacked weight through ``torch.ops.mkldnn._reorder_linear_weight``): a step's ``(32, 256) x (256, 1024)``
+product of the character model's LSTM then takes 95 us instead of 115 us, one thread. Laying the weight out costs
+about as much as seven such steps, so loops of fewer steps than ``PACK_MIN_STEPS`` keep the plain weight.
 
 tanh. On the CPU ``torch.tanh`` of a ``(128, 128)`` tensor costs about nine sigmoids (39 us vs 4.5 us), so
 :func:`tanh` computes $\tanh x = 2 \sigma(2x) - 1$ in four cheap operations.
@@ -38,15 +39,18 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     return torch.nn.functional.linear(x, weight, bias)
 
 
-def pack(weight: torch.Tensor, rows: int) -> torch.Tensor | list[torch.Tensor]:
+PACK_MIN_STEPS = 8  # the loop length from which laying a weight out once pays (see the module docstring)
+
+
+def pack(weight: torch.Tensor, rows: int, steps: int) -> torch.Tensor | list[torch.Tensor]:
     """``weight`` ``(N, K)`` (or ``(D, N, K)``: each direction's) laid out once for oneDNN products of ``rows``
-    rows, for a loop that passes it to :func:`linear` or :func:`batched_linear` at every step; unchanged where
-    those products do not go through oneDNN. The result serves those two functions only, and no gradient flows
-    through it."""
-    if _ONEDNN_PACK is None or not onednn(weight) or rows < 1:
+    rows, for a loop of ``steps`` steps that passes it to :func:`linear` or :func:`batched_linear` at every step;
+    unchanged where those products do not go through oneDNN or the loop is shorter than ``PACK_MIN_STEPS``. The
+    result serves those two functions only, and no gradient flows through it."""
+    if _ONEDNN_PACK is None or not onednn(weight) or rows < 1 or steps < PACK_MIN_STEPS:
         return weight
     if weight.dim() == 3:
-        return [pack(w, rows) for w in weight]
+        return [pack(w, rows, steps) for w in weight]
     return _ONEDNN_PACK(weight.contiguous(), rows)
 
 

@@ -47,7 +47,7 @@ class LSTMFunction(torch.autograd.Function):
         scale[2 * H : 3 * H] = 2
         x_proj = [project(x[:, d], weight_ih[d] * scale, None if bias is None else bias[d] * scale[:, 0])
                   for d in range(D)]  # (T, B, 4H) each
-        weight_hh_2g = pack(weight_hh * scale, B)
+        weight_hh_2g = pack(weight_hh * scale, B, T)
         # the input terms become the gates in place: i, f, sigmoid(2 a_g), o; time-major, so that a step's
         # slice of all directions is contiguous
         gates = torch.stack(x_proj, 1) if D > 1 else x_proj[0].unsqueeze(1)  # (T, D, B, 4H)
@@ -88,7 +88,7 @@ class LSTMFunction(torch.autograd.Function):
         dc = grad_c_last.clone()  # (D, B, H)
         dc_column = dc.unsqueeze(-2)  # (D, B, 1, H), a view of dc for the three gates at once
         dh = torch.empty_like(dc)
-        weight_hh_t = pack(weight_hh.transpose(1, 2), B)  # (D, H, 4H)
+        weight_hh_t = pack(weight_hh.transpose(1, 2), B, T)  # (D, H, 4H)
         d_next = f_next = None  # delta a(t + 1) and f(t + 1), from the step after
         per_step = zip(grad_h, f, dh_to_dc, d_gates, d_ifg, d_o, strict=True)
         for grad_h_t, f_t, dh_to_dc_t, d_t, d_ifg_t, d_o_t in reversed(list(per_step)):

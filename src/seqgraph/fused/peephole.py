@@ -50,7 +50,7 @@ class PeepholeLSTMFunction(torch.autograd.Function):
         tanh_c = x.new_empty(T, B, H)  # tanh c(1..T)
         h = x.new_empty(T, B, H)  # h(1..T)
         c[0] = c0
-        weight = pack(weight_hh, B)
+        weight = pack(weight_hh, B, T)
         for a, c_prev, c_t, tanh_c_t, h_t in zip(gates, c[:-1], c[1:], tanh_c, h, strict=True):
             # (35)-(37): the peephole terms of the three gates in one product
             a[:, : 3 * H].add_(linear(c_prev, weight)).sigmoid_()
@@ -80,7 +80,7 @@ class PeepholeLSTMFunction(torch.autograd.Function):
         d_if = d_gates.view(T, B, 4, H)[:, :, :2]  # i and f at once, (T, B, 2, H)
         d_ifo = d_gates[..., : 3 * H]  # the gates that read c(t-1)
         dc = grad_c_last + dc_from_h[-1]  # delta c(T)
-        weight_t = pack(weight_hh.t(), B)
+        weight_t = pack(weight_hh.t(), B, T)
         for t in range(T - 1, -1, -1):
             if t < T - 1:  # the gates of step t + 1 read c(t)
                 dc = linear(d_ifo[t + 1], weight_t).addcmul_(dc, f[t + 1]).add_(dc_from_h[t])

@@ -28,7 +28,7 @@ class RNNFunction(torch.autograd.Function):
     def forward(ctx, x, weight_ih, bias, weight_hh, h0):
         h = project(x, weight_ih, bias)  # (T, B, H): W_hx x(t) + b_h, then h(t) in place
         h_prev = h0
-        weight = pack(weight_hh, h0.shape[0])
+        weight = pack(weight_hh, h0.shape[0], h.shape[0])
         for h_t in h:
             # (1)
             h_prev = tanh(h_t.add_(linear(h_prev, weight)), out=h_t)
@@ -42,7 +42,7 @@ class RNNFunction(torch.autograd.Function):
         T = h.shape[0]
         d_a = 1 - h * h  # tanh' = 1 - h^2; the loop multiplies in delta
         dh = grad_h[-1]  # delta h(T)
-        weight_t = pack(weight_hh.t(), h0.shape[0])
+        weight_t = pack(weight_hh.t(), h0.shape[0], T)
         for t in range(T - 1, -1, -1):
             d_a[t].mul_(dh)
             if t > 0:

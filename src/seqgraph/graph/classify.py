@@ -190,14 +190,16 @@ def build_model(name: str, in_channels: int, num_classes: int, hidden_channels: 
                 dropout: float = 0.5, set2set_steps: int = 3, readout: str = "sum") -> nn.Module:
     """One of ``MODELS``; ``readout`` (sum, mean or max) is that of gin, gin-eps and gcn (``gin-set2set``: Set2Set
     readouts; the baselines sum by definition)."""
+    if name not in MODELS:
+        raise InputError(f"unknown model {name!r}: choose {', '.join(MODELS)}")
+    if readout not in READOUTS:
+        raise InputError(f"unknown readout {readout!r}: choose {', '.join(READOUTS)}")
     if readout != "sum" and name not in READOUT_MODELS:
         raise InputError(f"readout {readout!r} applies to {', '.join(READOUT_MODELS)}; {name} has its own")
     if name == "baseline":
         return StructureAgnostic(in_channels, num_classes, hidden_channels)
     if name == "deepsets":
         return DeepSets(in_channels, num_classes, hidden_channels)
-    if name not in MODELS:
-        raise InputError(f"unknown model {name!r}: choose {', '.join(MODELS)}")
     return GraphClassifier(in_channels, num_classes, hidden_channels, num_layers,
                            conv="gcn" if name == "gcn" else "gin",
                            train_eps=name == "gin-eps", readout="set2set" if name == "gin-set2set" else readout,
