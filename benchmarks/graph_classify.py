@@ -39,6 +39,7 @@ from torch_geometric import nn as pyg_nn
 from torch_geometric.datasets import TUDataset
 from torch_geometric.loader import DataLoader
 
+from seqgraph.allocator import keep_freed_memory
 from seqgraph.datadir import data_dir
 from seqgraph.graph.batch import minibatches
 from seqgraph.graph.classify import GraphClassifier, mlp
@@ -158,8 +159,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "graph_classify.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    kept = keep_freed_memory()  # as the command line does; both implementations run in this process
     results = {"machine": {"platform": platform.platform(), "threads": args.threads, "torch": torch.__version__,
-                           "torch_geometric": torch_geometric.__version__},
+                           "torch_geometric": torch_geometric.__version__, "keep_freed_memory": kept},
                "config": {"hidden": HIDDEN, "layers": LAYERS, "batch_size": BATCH, "rounds": args.rounds},
                "load_average_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as workdir:
