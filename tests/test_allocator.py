@@ -37,10 +37,10 @@ def test_kept_memory_is_not_faulted_back_every_step():
         kept = page_faults_per_step("keep")
         assert kept["kept"] and kept["faults"] < 64
     # glibc's default returns the ~97 MiB to the system at the end of a step, and takes thousands of page faults to
-    # get it back in the next; how often depends on the heap's layout, and in about one process in ten no step of
-    # the ten measured does, so up to four
+    # get it back in the next; how often depends on the heap's layout (which address randomisation varies), and in
+    # about one process in four no step of the ten measured does, so up to eight
     defaults = []
-    while len(defaults) < 4 and not any(faults > 4096 for faults in defaults):
+    while len(defaults) < 8 and not any(faults > 4096 for faults in defaults):
         defaults.append(page_faults_per_step("default")["faults"])
     assert max(defaults) > 4096, defaults
 
