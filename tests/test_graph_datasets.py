@@ -1,6 +1,7 @@
 """Amazon-Photo (against PyG's reader), the OGB layout (files written here), R-MAT, and the memory-mapped store."""
 
 import gzip
+import os
 
 import numpy as np
 import pytest
@@ -148,4 +149,7 @@ def test_store_refuses_missing_and_pickled_files(saved):
         open_store(folder)
     (folder / "y.npy").unlink()
     with pytest.raises(InputError, match="y.npy is missing"):
+        open_store(folder)
+    os.mkfifo(folder / "y.npy")  # opening a FIFO would wait for a writer
+    with pytest.raises(InputError, match="y.npy is not a regular file"):
         open_store(folder)

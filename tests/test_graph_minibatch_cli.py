@@ -48,6 +48,9 @@ def test_bad_input_exits_2_with_one_line(folder, tmp_path, capsys):
     one_line_error(capsys, ["graph", "train", "--model", "sage", "--out", str(tmp_path / "y")], "mini-batch mode")
     one_line_error(capsys, ["graph", "generate", "--nodes", "10", "--edges", "7", "--out", str(tmp_path / "z")],
                    "even number of edges")
+    for homophily in ("0", "1.5"):  # the generator takes (0, 1]
+        one_line_error(capsys, ["graph", "generate", "--homophily", homophily, "--out", str(tmp_path / "z")],
+                       "argument --homophily: must be in (0, 1]")
     bad = tmp_path / "bad"
     bad.mkdir()
     for name in ("indptr", "indices", "x", "y", "train_idx", "val_idx", "test_idx"):

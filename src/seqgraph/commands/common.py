@@ -115,6 +115,14 @@ def probability(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A proportion in (0, 1]: none is meaningless, all is allowed (unlike a dropout probability)."""
+    value = _number(text, float)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
 def _number(text: str, kind):
     try:
         value = kind(text)

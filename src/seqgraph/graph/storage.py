@@ -78,6 +78,8 @@ def save_store(store: GraphStore, folder: str | os.PathLike) -> None:
 
 def _map(folder: Path, name: str) -> np.ndarray:
     path = folder / f"{name}.npy"
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path} is not a regular file")
     if not path.is_file():
         raise InputError(f"{path} is missing: a graph folder holds {', '.join(FILES)}")
     try:

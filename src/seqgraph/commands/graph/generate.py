@@ -11,7 +11,7 @@ from ..common import (
     positive_int,
     prepare_out,
     print_json,
-    probability,
+    share,
 )
 
 
@@ -32,8 +32,8 @@ def register(sub) -> None:
                    help=f"features per node, at most {MAX_SIZE:,} (default: 64)")
     p.add_argument("--classes", type=positive_int, default=8,
                    help="planted classes, from 2 to half the nodes (default: 8)")
-    p.add_argument("--homophily", type=probability, default=0.9,
-                   help="probability that an edge joins two nodes of the same class (default: 0.9)")
+    p.add_argument("--homophily", type=share, default=0.9,
+                   help="probability that an edge joins two nodes of the same class, in (0, 1] (default: 0.9)")
     p.add_argument("--signal", type=positive_float, default=0.3,
                    help="scale of the class means against unit feature noise (default: 0.3)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default: 0)")
