@@ -26,6 +26,7 @@ import torch.multiprocessing as mp
 from seqgraph import checkpoint, distributed
 from seqgraph.charlm.train import Trainer
 from seqgraph.cli import main
+from seqgraph.errors import InputError
 
 TEXT = "the people of the union govern the states, and the states govern the towns.\n" * 40
 TEXT_ARGS = ["text", "train", "--batch", "8", "--seq-len", "10", "--hidden", "16", "--embedding", "8", "--seed", "3",
@@ -184,4 +185,32 @@ def test_leaving_the_session_frees_the_wrappers_that_hold_the_process_group(monk
     finally:
         gc.enable()
     assert wrapper() is None
+    assert not distributed.is_distributed()
+
+
+def test_an_error_inside_the_session_frees_the_wrappers_too(monkeypatch):
+    # an error's traceback holds the frames that trained, and with them the wrapper, while the session ends: a
+    # command that failed inside torchrun could abort at exit (134) instead of exiting 2
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    refs = []
+
+    def train() -> None:
+        model = distributed.wrap(torch.nn.Linear(3, 2))
+        model(torch.randn(4, 3)).sum().backward()
+        refs.append(weakref.ref(model))
+        raise InputError("a bad batch")
+
+    alive_at_cleanup = []
+    cleanup = distributed.cleanup
+    monkeypatch.setattr(distributed, "cleanup", lambda: (cleanup(), alive_at_cleanup.append(refs[0]() is not None)))
+    gc.disable()
+    try:
+        with pytest.raises(InputError, match="a bad batch"), distributed.session(torch.device("cpu")):
+            train()
+    finally:
+        gc.enable()
+    assert alive_at_cleanup == [False]
     assert not distributed.is_distributed()

@@ -22,6 +22,7 @@ floating-point rounding (the sums are taken in another order), not bitwise.
 
 import gc
 import os
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -64,9 +65,15 @@ def cleanup() -> None:
 
 @contextmanager
 def session(device: torch.device) -> Iterator[torch.device]:
-    """:func:`setup` on the way in, :func:`cleanup` on the way out, whatever happens in between."""
+    """:func:`setup` on the way in, :func:`cleanup` on the way out, whatever happens in between. An error on the
+    way lets go of the local variables of the frames it passed through before :func:`cleanup`, so that the
+    objects that trained are freed with the process group rather than at interpreter shutdown (the traceback's
+    lines are kept)."""
     try:
         yield setup(device)
+    except BaseException as error:
+        traceback.clear_frames(error.__traceback__)
+        raise
     finally:
         cleanup()
 
