@@ -34,7 +34,8 @@ CLASSIFY_RUNS = ["mutag-gin", "mutag-gin-eps", "mutag-gcn", "mutag-gin-set2set",
                  "proteins-gin", "proteins-gin-eps", "proteins-gcn", "proteins-baseline",
                  "enzymes-gin", "enzymes-gin-eps", "enzymes-gcn", "enzymes-gin-set2set", "enzymes-deepsets",
                  "nci1-gin", "nci1-gin-mean", "nci1-baseline",
-                 "imdb-binary-gin", "imdb-binary-gin-eps", "imdb-binary-gcn", "imdb-binary-deepsets"]
+                 "imdb-binary-gin", "imdb-binary-gin-eps", "imdb-binary-gcn", "imdb-binary-gin-set2set",
+                 "imdb-binary-deepsets"]
 CLASSIFY_MODELS = {"gin": "GIN-0", "gin-eps": "GIN-ε", "gcn": "GCN", "gin-set2set": "GIN, Set2Set readouts"}
 # the settings a row names where they differ from the defaults, and how
 CLASSIFY_SETTINGS = {"readout": "{} readout".format, "hidden_size": "hidden {}".format, "batch_size": "batch {}".format,
