@@ -31,7 +31,7 @@ def _pm(stats: dict, digits: int = 1) -> str:
 # GIN-0 and Errica et al.'s structure-agnostic baseline of each dataset: the molecular-fingerprint MLP for chemical
 # graphs, DeepSets for ENZYMES and social graphs
 CLASSIFY_RUNS = ["mutag-gin", "mutag-gin-eps", "mutag-gcn", "mutag-gin-set2set", "mutag-baseline",
-                 "proteins-gin", "proteins-gin-eps", "proteins-gcn", "proteins-baseline",
+                 "proteins-gin", "proteins-gin-eps", "proteins-gcn", "proteins-gin-set2set", "proteins-baseline",
                  "enzymes-gin", "enzymes-gin-eps", "enzymes-gcn", "enzymes-gin-set2set", "enzymes-deepsets",
                  "nci1-gin", "nci1-gin-mean", "nci1-baseline",
                  "imdb-binary-gin", "imdb-binary-gin-eps", "imdb-binary-gcn", "imdb-binary-gin-set2set",
