@@ -6,6 +6,8 @@ changing an argument or a file; the CLI prints its message on one line and exits
 :class:`Interrupted` (a ``KeyboardInterrupt``) says which signal stopped training: exit 130 (SIGINT) or 143 (SIGTERM).
 """
 
+from pathlib import Path
+
 
 class Interrupted(KeyboardInterrupt):
     """Training stopped by a signal after saving its checkpoint. Exit code 128 + the signal's number."""
@@ -17,6 +19,14 @@ class Interrupted(KeyboardInterrupt):
 
 class InputError(ValueError):
     """Bad user input: a file, a flag or a value. Exit code 2."""
+
+
+def require_regular_file(path: Path, missing: str = "") -> Path:
+    """``path`` if it is a regular file, else InputError: "not a regular file" (a FIFO or a device would be read
+    for ever) or "missing" followed by ``missing``."""
+    if not path.is_file():
+        raise InputError(f"{path} is not a regular file" if path.exists() else f"{path} is missing{missing}")
+    return path
 
 
 class NonFiniteLossError(RuntimeError):

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..errors import InputError, require_regular_file
 from .data import Graph
 from .sampler import CSR
 
@@ -77,11 +77,7 @@ def save_store(store: GraphStore, folder: str | os.PathLike) -> None:
 
 
 def _map(folder: Path, name: str) -> np.ndarray:
-    path = folder / f"{name}.npy"
-    if path.exists() and not path.is_file():
-        raise InputError(f"{path} is not a regular file")
-    if not path.is_file():
-        raise InputError(f"{path} is missing: a graph folder holds {', '.join(FILES)}")
+    path = require_regular_file(folder / f"{name}.npy", f": a graph folder holds {', '.join(FILES)}")
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ...datadir import data_dir, fetch, verify
-from ...errors import InputError
+from ...errors import InputError, require_regular_file
 from ..batch import GraphDataset
 from ..data import coalesce, remove_self_loops
 
@@ -103,8 +103,7 @@ def download_tu(name: str, root: str | os.PathLike | None = None, url: str | Non
 
 def read_table(path: Path, kind: type) -> np.ndarray:
     """A comma-separated table of ``kind`` (int or float) ``(lines, columns)``; InputError names the bad line."""
-    if not path.is_file():  # a FIFO or a device would be read forever
-        raise InputError(f"{path} is {'not a regular file' if path.exists() else 'missing'}")
+    require_regular_file(path)
     try:
         lines = path.read_text(encoding="utf-8").rstrip().splitlines()
     except UnicodeDecodeError as e:
