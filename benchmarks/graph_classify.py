@@ -14,7 +14,9 @@ alike; the medians are reported. "batching" is the median time of one epoch's wo
 measured the same way, and its share of the epoch. The load average is recorded before and after. One more epoch
 of each is profiled: the self time of the dense kernels (linear layers, batch norm, ReLU, Adam), which both run
 alike, divided by PyG's epoch is the floor of the ratio (``floor_ratio``): the ratio no implementation of this
-network reaches without faster dense kernels than torch's.
+network reaches without faster dense kernels than torch's. Whether faster ones could exist: the rate (GFLOP/s) of
+a linear layer's three products at a batch's size (forward, gradient of the input, gradient of the weight), as a
+share of the rate of a large square product on the same thread (``gemm``).
 
     python benchmarks/graph_classify.py [--rounds 7] [--threads 1]
 
@@ -113,6 +115,23 @@ def dense_seconds(model, optimizer, batches) -> dict:
             "top_shares": {e.key: round(e.self_cpu_time_total / total, 4) for e in top}}
 
 
+def gemm_rates(rows: int, repeats: int = 50) -> dict:
+    """GFLOP/s of the three products of a ``HIDDEN -> HIDDEN`` linear layer over ``rows`` nodes, and of a 1024 x 1024
+    square product: the rate torch's GEMM reaches on this thread when the shape is no limit."""
+    x, grad, weight = torch.randn(rows, HIDDEN), torch.randn(rows, HIDDEN), torch.randn(HIDDEN, HIDDEN)
+    square = torch.randn(1024, 1024)
+    products = {"forward": (lambda: x @ weight.t(), rows), "input_grad": (lambda: grad @ weight, rows),
+                "weight_grad": (lambda: grad.t() @ x, rows), "square_1024": (lambda: square @ square, None)}
+    rates = {}
+    for name, (product, n) in products.items():
+        flops = 2 * (n * HIDDEN * HIDDEN if n else 1024**3)
+        product()
+        rates[name] = flops / min(timed(product) for _ in range(repeats)) / 1e9
+    layer = [rates[k] for k in ("forward", "input_grad", "weight_grad")]
+    layer_rate = 3 / sum(1 / r for r in layer)  # the three products' combined rate
+    return {"rows": rows, "gflops": rates, "linear_share_of_square": layer_rate / rates["square_1024"]}
+
+
 def measure(name: str, rounds: int, workdir: Path) -> dict:
     ours_data = load_tu(name, data_dir())
     shutil.copytree(data_dir() / "tu" / NAMES[name], workdir / NAMES[name] / "raw")
@@ -143,10 +162,14 @@ def measure(name: str, rounds: int, workdir: Path) -> dict:
     result["batching_ratio"] = result["ours"]["batching_s"] / result["pyg"]["batching_s"]
     # no implementation of this network gets below the dense kernels' time: the least epoch ratio possible
     result["floor_ratio"] = result["profile"]["pyg"]["dense_s"] / result["pyg"]["epoch_s"]
+    # ... and torch's products run these shapes at (nearly) the rate they reach on any shape
+    result["gemm"] = gemm_rates(ours_data.x.size(0) // result["batches_per_epoch"])
     ours, pyg = result["ours"], result["pyg"]
     print(f"{name}: ours {ours['epoch_s']:.3f} s/epoch (batching {100 * ours['batching_share']:.0f}%), "
           f"PyG {pyg['epoch_s']:.3f} s/epoch (batching {100 * pyg['batching_share']:.0f}%), "
-          f"ratio {result['epoch_ratio']:.3f} (floor: PyG's dense kernels alone, {result['floor_ratio']:.2f})",
+          f"ratio {result['epoch_ratio']:.3f} (floor: PyG's dense kernels alone, {result['floor_ratio']:.2f}; "
+          f"the linear layers' products at {100 * result['gemm']['linear_share_of_square']:.0f}% of a square "
+          "product's rate)",
           flush=True)
     return result
 

@@ -20,6 +20,13 @@ the pages of the memory-mapped files that the process touched):
 and --edges with --features columns: a gather of the messages + ``index_add_`` (GCNConv's former kernel) and
 sorting the edges into CSR + ``torch.sparse.mm`` (its kernel now, seqgraph.graph.layers.propagate).
 
+``--gather-bound`` instead asks how close any arrangement of the feature gather comes to the copy bandwidth, on
+the graph in --folder and the probe's batches (batch size --batch-size and 3x): ``index_select`` of the batches'
+rows in the sampler's order (as training gathers them) and sorted by id, from the memory-mapped file and from a
+copy in anonymous memory with transparent huge pages (``madvise(MADV_HUGEPAGE)``), on 1 and 2 threads, each
+against the copy bandwidth on as many threads; medians of 5 rounds (each round's share kept), with the huge-page
+mappings in effect (``/proc/self/smaps_rollup``: ``FilePmdMapped``, ``AnonHugePages``).
+
 Writes benchmarks/results/graph_scale.json (one entry per graph size, kept across runs).
 """
 
@@ -173,6 +180,49 @@ def compare_propagate(args, rounds: int = 3) -> dict:
             "median_seconds": result}
 
 
+def huge_page_kib() -> dict:
+    """The process's memory mapped with 2 MiB pages, KiB (a file's page cache, anonymous memory)."""
+    rows = dict(line.split(":") for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:])
+    return {key: int(rows[key].split()[0]) for key in ("FilePmdMapped", "AnonHugePages")}
+
+
+def gather_bound(args, rounds: int = 5) -> dict:
+    import ctypes
+
+    store = open_store(args.folder, check_values=False)
+    mapped = store.x
+    in_memory = torch.empty(mapped.shape, dtype=mapped.dtype)  # not yet touched: the advice applies to every page
+    start = in_memory.data_ptr() & ~4095
+    advised = ctypes.CDLL(None).madvise(ctypes.c_void_p(start), ctypes.c_size_t(
+        in_memory.data_ptr() + in_memory.numel() * in_memory.element_size() - start), 14) == 0  # MADV_HUGEPAGE
+    in_memory.copy_(mapped)  # also brings the whole file into the page cache
+    result = {"madvise_hugepage": advised, "huge_page_kib": huge_page_kib(), "batches": {}}
+    for batch_size in (args.batch_size, 3 * args.batch_size):
+        order = torch.randperm(store.train_idx.numel(), generator=torch.Generator().manual_seed(1))
+        nodes = [sample_blocks(store.csr, store.train_idx[order[step * batch_size: (step + 1) * batch_size]],
+                               args.fanouts, mix(99, step)).nodes for step in range(args.probe)]
+        orders = {"sampler": nodes, "sorted": [n.sort().values for n in nodes]}
+        moved = 2 * sum(n.numel() for n in nodes) * mapped.size(1) * mapped.element_size()  # read + written
+        shares = {}
+        for _ in range(rounds):
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                copy = copy_bandwidth()
+                for source, x in (("mapped", mapped), ("in_memory_huge_pages", in_memory)):
+                    for name, ids in orders.items():
+                        begin = time.perf_counter()
+                        for n in ids:
+                            x.index_select(0, n)
+                        share = moved / (time.perf_counter() - begin) / 1e9 / copy
+                        shares.setdefault(f"{threads}_threads/{source}/{name}", []).append(share)
+        result["batches"][str(batch_size)] = {
+            "rows_per_batch": sum(n.numel() for n in nodes) / len(nodes),
+            "share_of_copy_bandwidth": {key: statistics.median(v) for key, v in shares.items()},
+            "share_of_copy_bandwidth_rounds": shares}
+        print(batch_size, result["batches"][str(batch_size)], flush=True)
+    return result
+
+
 def run_child(args, phase: str, processes: int = 1) -> list[dict]:
     own = [__file__, "--child", phase, "--folder", args.folder, "--fanouts", *map(str, args.fanouts),
            *(f"--{name.replace('_', '-')}={getattr(args, name)}" for name in
@@ -204,18 +254,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating 1- and 2-process epochs (default: 3)")
     parser.add_argument("--skip-infer", action="store_true", help="keep the inference result already in --out")
     parser.add_argument("--propagate", action="store_true", help="compare the two kernels of A h instead")
+    parser.add_argument("--gather-bound", action="store_true", help="time every arrangement of the gather instead")
     parser.add_argument("--child", choices=["generate", "train", "infer"], help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "graph_scale.json"))
     args = parser.parse_args()
-    if args.propagate:
+    if not args.folder and not args.propagate:
+        parser.error("--folder is required")
+    if args.propagate or args.gather_bound:
         out = Path(args.out)
         results = json.loads(out.read_text()) if out.exists() else {}
-        results["propagate"] = compare_propagate(args)
+        if args.propagate:
+            results["propagate"] = compare_propagate(args)
+        else:
+            results["gather_bound"] = {"graph": f"{args.nodes}:{args.edges}", "load_avg_start": os.getloadavg(),
+                                       **gather_bound(args), "load_avg_end": os.getloadavg()}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
         return
-    if not args.folder:
-        parser.error("--folder is required")
     if args.child:
         {"generate": child_generate, "train": child_train, "infer": child_infer}[args.child](args)
         return
