@@ -67,12 +67,14 @@ def graph_classify(root: Path) -> str:
 def graph_classify_speed(root: Path) -> str:
     r = _load("benchmarks/results/graph_classify.json", root)
     lines = ["| dataset | ours, s/epoch | PyG, s/epoch | ratio | floor: PyG's dense kernels / its epoch | "
-             "outside the dense kernels, ours / PyG | batching, ours / PyG |", "|---|---|---|---|---|---|---|"]
+             "outside the dense kernels, ours / PyG | batching, ours / PyG | PyG's batching / its epoch | "
+             "linear layers' GEMM rate / a square GEMM's |", "|---|---|---|---|---|---|---|---|---|"]
     for name, e in r["epoch"].items():
         ours, pyg = (e[impl]["epoch_s"] - e["profile"][impl]["dense_s"] for impl in ("ours", "pyg"))
         lines.append(f"| {name.upper()} | {e['ours']['epoch_s']:.3f} | {e['pyg']['epoch_s']:.3f} | "
                      f"**{e['epoch_ratio']:.2f}×** | {e['floor_ratio']:.2f} | {ours / pyg:.2f} | "
-                     f"{e['batching_ratio']:.2f} |")
+                     f"{e['batching_ratio']:.2f} | {e['pyg']['batching_share']:.2f} | "
+                     f"{e['gemm']['linear_share_of_square']:.2f} |")
     loads = r["load_average_before"]
     lines.append(f"\n`python benchmarks/graph_classify.py --rounds {r['config']['rounds']}` (one thread, median of "
                  f"alternating rounds, load average {loads[0]:.1f} before)")
@@ -435,7 +437,31 @@ def graph_scale(root: Path) -> str:
     return "\n".join(lines)
 
 
+def gather_bound(root: Path) -> str:
+    r = _load("benchmarks/results/graph_scale.json", root)["gather_bound"]
+    sizes = list(r["batches"])
+    lines = ["| rows gathered | from | " + " | ".join(f"batch {b}, {t} thread{'s' * (t > 1)}" for b in sizes
+                                                    for t in (1, 2)) + " |", "|---" * (2 + 2 * len(sizes)) + "|"]
+    for order, label in (("sampler", "in the sampler's order (as training)"), ("sorted", "sorted by id")):
+        for source, where in (("mapped", "the memory-mapped file"), ("in_memory_huge_pages", "anonymous, huge pages")):
+            cells = []
+            for b in sizes:
+                for t in (1, 2):
+                    key = f"{t}_threads/{source}/{order}"
+                    rounds = r["batches"][b]["share_of_copy_bandwidth_rounds"][key]
+                    cells.append(f"{100 * r['batches'][b]['share_of_copy_bandwidth'][key]:.0f}% ({_span(rounds)})")
+            lines.append(f"| {label} | {where} | " + " | ".join(cells) + " |")
+    huge = r["huge_page_kib"]
+    lines.append("\n`python benchmarks/graph_scale.py --gather-bound --nodes 10000000 --edges 100000000 --folder DIR`"
+                 f" (share of the copy bandwidth on as many threads: median of {len(rounds)} rounds, their range in "
+                 f"brackets; mapped with 2 MiB pages: {huge['FilePmdMapped'] / 2**20:.1f} GiB of the file, "
+                 f"{huge['AnonHugePages'] / 2**20:.1f} GiB of the copy; load average {r['load_avg_start'][0]:.1f} "
+                 "at the start)")
+    return "\n".join(lines)
+
+
 TABLES = {"graph-classify": graph_classify, "allocator": allocator, "graph-scale": graph_scale,
+          "gather-bound": gather_bound,
           "text-budget": text_budget,
           "graph-classify-speed": graph_classify_speed,
           "recurrent-speed": recurrent_speed, "cora": cora, "linkpred": linkpred, "termination": termination,
