@@ -50,6 +50,16 @@ def test_classify_command_bad_input_exits_2_with_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2
 
 
+def test_classify_command_refuses_bad_folds_before_claiming_out(tu_root, tmp_path, capsys):  # noqa: F811
+    for folds in ("1", "189"):  # MUTAG has 188 graphs
+        assert classify(["--dataset", "mutag", "--data-dir", str(tu_root), "--folds", folds,
+                         "--out", str(tmp_path / "out")]) == 2
+        captured = capsys.readouterr()
+        assert captured.err == f"seqgraph graph: error: folds must be between 2 and the number of graphs (188), " \
+                               f"got {folds}\n" and "epoch" not in captured.out  # no progress bar started
+        assert not (tmp_path / "out").exists()
+
+
 def test_classify_readout_flag_reaches_the_model_and_refuses_the_baselines(tu_root, tmp_path, capsys):  # noqa: F811
     argv = ["--dataset", "mutag", "--data-dir", str(tu_root), "--folds", "2", "--epochs", "1", "--hidden", "8"]
     assert classify([*argv, "--readout", "mean", "--out", str(tmp_path / "mean")]) == 0

@@ -62,11 +62,16 @@ def _deal(index: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
     return index[torch.sort(y[index], stable=True).indices]
 
 
+def check_folds(k: int, num_graphs: int) -> None:
+    """Refuse ``k`` folds outside ``2 .. num_graphs`` (every fold needs a graph, and training one other fold)."""
+    if not 2 <= k <= num_graphs:
+        raise InputError(f"folds must be between 2 and the number of graphs ({num_graphs}), got {k}")
+
+
 def stratified_folds(y: Tensor, k: int, seed: int) -> list[Tensor]:
     """Test indices of ``k`` stratified folds of the graphs with labels ``y``: disjoint, covering every graph,
     sizes within one of each other and class counts within one per class; the same for the same seed."""
-    if not 2 <= k <= y.numel():
-        raise InputError(f"folds must be between 2 and the number of graphs ({y.numel()}), got {k}")
+    check_folds(k, y.numel())
     order = _deal(torch.arange(y.numel()), y, torch.Generator().manual_seed(seed))
     return [order[i::k].sort().values for i in range(k)]
 
@@ -104,8 +109,9 @@ def _build(dataset: GraphDataset, config: ClassifyConfig) -> nn.Module:
 
 
 def check_fits(dataset: GraphDataset, config: ClassifyConfig) -> None:
-    """Refuse ``config``'s model if training it on ``dataset`` would not fit in memory (a batch holds at most every
-    graph)."""
+    """Refuse ``config`` before any work: folds outside ``2 .. len(dataset)``, or a model that would not fit in
+    memory training on ``dataset`` (a batch holds at most every graph)."""
+    check_folds(config.folds, len(dataset))
     check_graph_model_fits(f"this {config.model.upper()}", lambda: _build(dataset, config), dataset.x.size(0),
                            dataset.edge_index.size(1))
 
