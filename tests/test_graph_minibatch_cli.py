@@ -84,3 +84,18 @@ def test_sigterm_stops_after_the_epoch_and_resume_finishes_the_run(folder, tmp_p
     assert resumed["epoch"] == whole["epoch"] == 3
     for key, value in whole["model"].items():
         assert torch.equal(resumed["model"][key], value), key
+
+
+def test_resume_refuses_a_folder_without_this_run(folder, tmp_path, capsys):
+    argv = [*TRAIN, "--dataset", str(folder), "--epochs", "1", "--resume"]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    for out in ("missing", "empty", "foreign"):
+        one_line_error(capsys, [*argv, "--out", str(tmp_path / out)], f"--resume: {tmp_path / out} holds no run")
+    assert sorted(p.name for p in (tmp_path / "foreign").iterdir()) == ["notes.txt"]
+    assert not any((tmp_path / "empty").iterdir())
+    # a finished run of another configuration (a full-batch run, another fan-out) is not continued either
+    assert main([*TRAIN, "--dataset", str(folder), "--epochs", "1", "--out", str(tmp_path / "other")]) == 0
+    capsys.readouterr()
+    one_line_error(capsys, [*argv, "--fanout", "2", "2", "--out", str(tmp_path / "other")], "another experiment")

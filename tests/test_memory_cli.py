@@ -82,6 +82,14 @@ def test_other_experiments_and_bad_checkpoints_are_refused(tmp_path, capsys):
     assert "corrupt or truncated" in capsys.readouterr().err
 
 
+def test_resume_refuses_a_folder_without_a_run(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for out in ("missing", "empty"):  # it would have started a fresh run
+        assert toy(tmp_path / out, "--length", "3", "--seeds", "1", "--max-steps", "5", "--resume") == 2
+        assert capsys.readouterr().err.strip().endswith(f"--resume: {tmp_path / out} holds no run to continue")
+    assert not (tmp_path / "missing").exists() and not any((tmp_path / "empty").iterdir())
+
+
 def test_interrupted_runs_resume_bitwise_exactly(tmp_path, monkeypatch):
     args = ["--length", "5", "--seeds", "1", "--max-steps", "200", "--checkpoint-every", "5", "--stop-rule", "literal",
             "--run-to-max"]

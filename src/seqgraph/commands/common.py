@@ -164,11 +164,14 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 
 
 def prepare_out(args, command: str, config: dict, out: str | None = None, force: bool | None = None,
-                only_check: bool = False) -> Path:
+                only_check: bool = False, resume: bool = False) -> Path:
     """:func:`seqgraph.outdir.prepare` (or with ``only_check`` :func:`seqgraph.outdir.check`, which writes nothing)
-    for ``--out`` (or ``out``) and ``--force`` (or ``force``), its errors naming the flags."""
+    for ``--out`` (or ``out``) and ``--force`` (or ``force``), its errors naming the flags. With ``resume`` the
+    folder must hold a run (its ``run.json``), of this command and configuration unless forced."""
     out = args.out if out is None else out
     force = args.force if force is None else force
+    if resume and not (Path(out) / outdir.RUN_FILE).is_file():
+        raise InputError(f"--resume: {out} holds no run to continue")
     try:
         return (outdir.check if only_check else outdir.prepare)(out, command, config, force)
     except outdir.FolderTaken as e:

@@ -85,10 +85,7 @@ def _run(args, device) -> int:
     run_config = {"dataset": args.dataset, "seeds": args.seeds, "mode": "mini-batch", **dataclasses.asdict(config)}
     stores = {seed: _graph(args.dataset, args.data_dir, seed) for seed in args.seeds[:1]}  # checked before writing
     check_fits(stores[args.seeds[0]][0], config)
-    if not args.resume:
-        distributed.main_first(lambda: prepare_out(args, "graph train", run_config), others=False)
-    elif not out.is_dir():
-        raise InputError(f"--resume: {out} holds no run to continue")
+    distributed.main_first(lambda: prepare_out(args, "graph train", run_config, resume=args.resume), others=False)
     results = []
     with StopRequest() as stop:
         for seed in args.seeds:
