@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import signal
 import subprocess
@@ -150,3 +151,16 @@ def test_gradients_command(tmp_path):
     # a smaller recurrent matrix lets less gradient through to h(1)
     assert results["rnn_sweep"]["0.5"][0] / results["rnn_sweep"]["0.5"][-1] < (
         results["rnn_sweep"]["1.5"][0] / results["rnn_sweep"]["1.5"][-1])
+
+
+def test_gradients_refuses_radii_that_overflow_float32(tmp_path, capsys):
+    # 20^30 > 3.4e38 (--radii 1e300 gave NaN norms, written to results.json as NaN, which is not JSON)
+    args = ["gradients", "--length", "30", "--hidden", "4", "--batch", "2", "--radii", "1", "20",
+            "--out", str(tmp_path / "g")]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip().endswith("--radii 20: over --length 30 steps the gradient may grow by "
+                                                    "20^30, beyond float32; choose radii up to 18.5")
+    assert not (tmp_path / "g").exists()
+    assert main([*args[:-4], "18", "--out", str(tmp_path / "g")]) == 0
+    results = json.loads((tmp_path / "g" / "results.json").read_text())
+    assert all(math.isfinite(v) for curve in results["rnn_sweep"].values() for v in curve)

@@ -1,11 +1,13 @@
 """`seqgraph gradients`: how far back the loss's gradient reaches, ‖∂L(T)/∂h(t)‖ for t = 1..T."""
 
 import dataclasses
+import math
 from typing import TypedDict
 
 import numpy as np
 
 from .. import outdir
+from ..errors import InputError
 from ..memory.gradients import classifier_gradient_norms, set_spectral_radius, spectral_radius
 from ..memory.train import ToyConfig, ToyTrainer
 from .common import (
@@ -66,7 +68,21 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+FLOAT32_DECADES = 38  # float32 overflows past 3.4e38
+
+
+def check_radii(radii: list[float], length: int) -> None:
+    """Refuse a spectral radius ``r`` whose gradient bound ``r^T`` over ``T = length`` steps leaves float32's range:
+    its norms would come back inf or NaN."""
+    for radius in radii:
+        if length * math.log10(radius) > FLOAT32_DECADES:
+            raise InputError(f"--radii {radius:g}: over --length {length} steps the gradient may grow by "
+                             f"{radius:g}^{length}, beyond float32; choose radii up to "
+                             f"{10 ** (FLOAT32_DECADES / length):.3g}")
+
+
 def run(args) -> int:
+    check_radii(args.radii, args.length)
     device = resolve_device(args.device)
     # Random combinations with N = T + 1 numbers has T input steps; Table 2's lr and batch for training. The
     # evaluation a termination rule triggers while training is not used here: keep it to one batch.
