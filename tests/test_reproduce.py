@@ -31,13 +31,19 @@ def test_smoke_profile_writes_every_section(smoke_report):
     assert "FAILED" not in markdown
 
 
-def test_interrupted_reproduce_resumes_skipping_finished_experiments(smoke_report, tmp_path):
+def test_interrupted_reproduce_resumes_skipping_finished_experiments(smoke_report, tmp_path, capsys):
     report = shutil.copytree(smoke_report, tmp_path / "report")
     (report / "graph-gat" / "results.json").unlink()  # as if killed during the last experiment
-    assert main(["reproduce", "--profile", "smoke", "--out", str(report), "--only", "graph-gcn", "graph-gat"]) == 0
-    statuses = {name: e["status"] for name, e in json.loads((report / "results.json").read_text())
-                ["experiments"].items()}
+    capsys.readouterr()
+    assert main(["reproduce", "--profile", "smoke", "--out", str(report), "--only", "graph-gcn", "graph-gat",
+                 "--json"]) == 0
+    results = json.loads((report / "results.json").read_text())
+    statuses = {name: e["status"] for name, e in results["experiments"].items()}
     assert statuses == {"graph-gcn": "cached", "graph-gat": "ran"}
+    # stdout is --json's document alone; the [skip] and [run] lines go to stderr with the progress bar
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == results
+    assert "[skip] graph-gcn" in captured.err and "[run]  graph-gat" in captured.err
 
 
 def test_ctrl_c_stops_the_whole_run_instead_of_going_on_to_the_next_experiment(smoke_report, tmp_path, capsys,
@@ -51,7 +57,8 @@ def test_ctrl_c_stops_the_whole_run_instead_of_going_on_to_the_next_experiment(s
 
     monkeypatch.setattr(graph_train, "fit_model", ctrl_c)
     assert main(["reproduce", "--profile", "smoke", "--out", str(report), "--only", "graph-gcn", "graph-gat"]) == 130
-    assert "[run]  graph-gat" not in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "[run]  graph-gcn" in captured.err and "[run]  graph-gat" not in captured.err
     assert not (report / "graph-gcn" / "results.json").exists()
 
 

@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import signal
+import sys
 import time
 import typing
 from pathlib import Path
@@ -45,6 +46,11 @@ def register(sub) -> None:
     add_data_dir_option(p)
     p.add_argument("--json", action="store_true", help="print results.json on stdout at the end")
     p.set_defaults(func=run)
+
+
+def _note(line: str) -> None:
+    """A line above the progress bar, on stderr with it: stdout carries only ``--json``'s document."""
+    Progress.write(line, file=sys.stderr)
 
 
 def run(args) -> int:
@@ -84,7 +90,7 @@ def run(args) -> int:
     if args.json:
         print_json({"profile": args.profile, "experiments": summary})
     failed = [name for name, s in summary.items() if s["status"] == "failed"]
-    Progress.write(f"wrote {out / 'index.html'} and {out / 'report.md'}"
+    _note(f"wrote {out / 'index.html'} and {out / 'report.md'}"
                + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
@@ -100,10 +106,10 @@ def _run_one(exp, folder: Path, args, seqgraph_main, bar) -> dict:
         argv += ["--data-dir", args.data_dir]
     timing = folder / "timing.json"
     if (folder / "results.json").exists() and timing.exists() and not args.force:
-        Progress.write(f"[skip] {exp.name}: results already in {folder}")
+        _note(f"[skip] {exp.name}: results already in {folder}")
         return {**json.loads(timing.read_text()), "status": "cached"}
     bar.set_postfix_str(exp.name)
-    Progress.write(f"[run]  {exp.name}: seqgraph {' '.join(argv)}")
+    _note(f"[run]  {exp.name}: seqgraph {' '.join(argv)}")
     start = time.perf_counter()
     captured, errors = io.StringIO(), io.StringIO()
     # The commands' own tables and progress bars would interleave with the overall bar.
@@ -114,7 +120,7 @@ def _run_one(exp, folder: Path, args, seqgraph_main, bar) -> dict:
         raise Interrupted(code - 128)
     if code != 0:
         message = (errors.getvalue().strip().splitlines() or [""])[-1]
-        Progress.write(f"[fail] {exp.name}: exit code {code}: {message}")
+        _note(f"[fail] {exp.name}: exit code {code}: {message}")
         return {**status, "status": "failed", "error": f"exit code {code}: {message}"}
     folder.mkdir(parents=True, exist_ok=True)
     if exp.json_stdout:
