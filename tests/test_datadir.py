@@ -69,14 +69,25 @@ def test_fetch_from_file_mirror_refuses_wrong_checksum(pinned, tmp_path):
     bad.write_bytes(b"tampered")
     with pytest.raises(InputError, match="wrong sha256"):
         datadir.fetch(relpath, root=tmp_path / "data", url=bad.as_uri())
-    assert not (tmp_path / "data" / relpath).exists()
-    assert list((tmp_path / "data" / "books").iterdir()) == []  # no temporary file left behind
+    assert not (tmp_path / "data").exists()  # no temporary file, nor the folders made for it, left behind
 
 
 def test_fetch_unreachable_source_is_a_clear_error(pinned, tmp_path):
     _, relpath = pinned
+    (tmp_path / "data").mkdir()  # the data directory stays; the folders made for the file go
     with pytest.raises(InputError, match="could not be downloaded"):
         datadir.fetch(relpath, root=tmp_path / "data", url=(tmp_path / "missing.txt").as_uri())
+    assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_a_file_without_checksum_warns_only_once_it_is_there(tmp_path, recwarn):
+    relpath = "planetoid/pubmed/ind.pubmed.x"  # no copy could be checked: no pinned sha256
+    with pytest.raises(InputError, match="could not be downloaded"):
+        datadir.fetch(relpath, root=tmp_path, url=(tmp_path / "missing").as_uri())
+    assert not recwarn.list and list(tmp_path.iterdir()) == []
+    (tmp_path / "mirror").write_bytes(b"x")
+    with pytest.warns(datadir.UnverifiedData, match="used unverified"):
+        datadir.fetch(relpath, root=tmp_path, url=(tmp_path / "mirror").as_uri())
 
 
 def test_existing_file_with_wrong_checksum_is_refused(pinned, tmp_path):

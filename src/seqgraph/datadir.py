@@ -7,6 +7,7 @@ Files are fetched from pinned URLs and checked against their sha256; nothing is 
 file is already there with the right checksum.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -135,26 +136,36 @@ def fetch(relpath: str, root: str | os.PathLike | None = None, url: str | None =
     (``checked_inside``: an archive whose members are pinned).
     """
     path = data_dir(root) / relpath
-    if relpath not in CHECKSUMS and not checked_inside:
-        warnings.warn(f"{path} has no pinned sha256: it is used unverified", UnverifiedData, stacklevel=2)
     if path.exists():
         if not path.is_file():
             raise InputError(f"{path} in the data directory is not a regular file")
         verify(path, relpath)
-        return path
-    url = url or source_url(relpath)
+    else:
+        _download(url or source_url(relpath), path, relpath)
+    if relpath not in CHECKSUMS and not checked_inside:
+        warnings.warn(f"{path} has no pinned sha256: it is used unverified", UnverifiedData, stacklevel=2)
+    return path
+
+
+def _download(url: str, path: Path, relpath: str) -> None:
+    """``url`` to ``path`` through a temporary file beside it, renamed into place once its checksum matched; on
+    failure the folders made for it are removed again, so a failed download leaves the data directory as it was."""
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]  # deepest first
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, tmp)
-        except OSError as e:
-            os.unlink(tmp.name)
-            raise InputError(f"{relpath} is not in {path.parent} and could not be downloaded from {url}: {e}") from e
+    tmp = tempfile.NamedTemporaryFile(dir=path.parent, delete=False)
     try:
+        with tmp:
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    shutil.copyfileobj(response, tmp)
+            except OSError as e:
+                raise InputError(f"{relpath} is not in {path.parent} and could not be downloaded from {url}: {e}") \
+                    from e
         verify(Path(tmp.name), relpath)
     except InputError:
         os.unlink(tmp.name)
+        for folder in made:
+            with contextlib.suppress(OSError):  # not empty: another process is filling it
+                folder.rmdir()
         raise
     os.replace(tmp.name, path)
-    return path
