@@ -82,6 +82,9 @@ def test_fine_tuning_checks_the_checkpoint_and_the_vocabulary(trained, corpus_fi
     assert "bad.pt is not a readable seqgraph checkpoint" in capsys.readouterr().err
     assert main(["text", "train", "--corpus", str(other), *TINY, "--extend-vocab", "--out", str(tmp_path / "d")]) == 2
     one_line_error(capsys, "--extend-vocab needs --init-from")
+    assert main(base + ["--resume", str(trained), "--out", str(tmp_path / "f")]) == 2  # weights from both?
+    one_line_error(capsys, "--init-from starts a new run", "give one of them")
+    assert not (tmp_path / "f").exists()
     assert main(base + ["--extend-vocab", "--out", str(tmp_path / "e")]) == 0
     results = json.loads((tmp_path / "e" / "results.json").read_text())
     assert results["config"]["init_from"] == str(trained)

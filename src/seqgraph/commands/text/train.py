@@ -184,6 +184,9 @@ def _trainer(args, values: dict, corpus_path: Path, device) -> Trainer:
     """The trainer of this command line, on the corpus encoded in memory (nothing is written)."""
     if args.extend_vocab and not args.init_from:
         raise InputError("--extend-vocab needs --init-from CHECKPOINT")
+    if args.init_from and args.resume:
+        raise InputError("--init-from starts a new run from a checkpoint's weights and --resume continues a run: "
+                         "give one of them")
     init = checkpoint.load(checkpoint_path(args.init_from)) if args.init_from else None
     vocab = init["vocab"] if init else None
     corpus = load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate,
