@@ -71,6 +71,14 @@ def test_every_command_line_of_every_profile_parses(profile, tmp_path):
         parser.parse_args(argv)  # argparse exits (and the test fails) on a bad option or value
 
 
+def test_a_data_dir_that_is_not_a_folder_fails_before_any_experiment(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    argv = ["reproduce", "--profile", "smoke", "--out", str(tmp_path / "out"), "--only", "params", "graph-gcn"]
+    assert main([*argv, "--data-dir", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"the data directory {tmp_path / 'file'} is not a folder")
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_experiment_is_a_usage_error(tmp_path, capsys):
     assert main(["reproduce", "--profile", "smoke", "--out", str(tmp_path), "--only", "nope"]) == 2
     assert "unknown experiment" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import typing
 from pathlib import Path
 
 from ... import outdir
+from ...datadir import data_dir
 from ...errors import InputError, Interrupted
 from ..common import Progress, add_data_dir_option, add_device_option, prepare_out, print_json
 from . import page, part1, part2, part3
@@ -62,6 +63,7 @@ def run(args) -> int:
     unknown = set(args.only or ()) - set(in_profile)
     if unknown:
         raise InputError(f"unknown experiment(s) {sorted(unknown)} in profile {args.profile}; known: {in_profile}")
+    data_dir(args.data_dir)  # a --data-dir that is not a folder fails here, not in the first experiment reading data
     out = prepare_out(args, "reproduce", {"profile": args.profile})
     summary, blocks, part = {}, [], None
     bar = Progress(experiments, desc="reproduce", unit="experiment")
