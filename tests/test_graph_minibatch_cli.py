@@ -46,6 +46,13 @@ def test_bad_input_exits_2_with_one_line(folder, tmp_path, capsys):
     one_line_error(capsys, [*base, "--fanout", "5"], "--fanout 5", "for a model of 2 layers")
     one_line_error(capsys, [*base, "--layers", "3"], "--fanout 4 3", "for a model of 3 layers")
     one_line_error(capsys, ["graph", "train", "--model", "sage", "--out", str(tmp_path / "y")], "mini-batch mode")
+    # flags the run would ignore (and run.json would record)
+    one_line_error(capsys, ["graph", "train", "--layers", "3", "--out", str(tmp_path / "y")], "mini-batch mode")
+    for flags in (["--heads", "4"], ["--output-heads", "3"]):
+        one_line_error(capsys, ["graph", "train", "--model", "gcn", *flags, "--out", str(tmp_path / "y")],
+                       "are GAT's: --model gcn has no attention heads")
+        one_line_error(capsys, [*base, *flags], "are GAT's: --model sage has no attention heads")
+    assert not (tmp_path / "y").exists()
     one_line_error(capsys, ["graph", "generate", "--nodes", "10", "--edges", "7", "--out", str(tmp_path / "z")],
                    "even number of edges")
     for homophily in ("0", "1.5"):  # the generator takes (0, 1]

@@ -97,10 +97,13 @@ def register(sub) -> None:
 
 
 def run_train(args) -> int:
+    if args.model != "gat" and (args.heads is not None or args.output_heads is not None):
+        raise InputError(f"--heads and --output-heads are GAT's: --model {args.model} has no attention heads")
     if args.batch_size is not None:
         return minibatch.run(args)
-    if args.model == "sage" or args.resume or args.fanout:
-        raise InputError("--model sage, --fanout and --resume belong to mini-batch mode: give --batch-size")
+    if args.model == "sage" or args.resume or args.fanout or args.layers != 2:
+        raise InputError("--model sage, --fanout, --layers and --resume belong to mini-batch mode (full-batch "
+                         "models have 2 layers): give --batch-size")
     run = GraphRun.load(args)
     graph, name = run.graph, run.name
     overrides = {field: getattr(args, flag) for flag, field in OVERRIDES.items() if getattr(args, flag) is not None}
