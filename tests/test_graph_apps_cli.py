@@ -54,6 +54,9 @@ def test_linkpred_rejects_a_node_outside_the_graph(shared_data, tmp_path):
     with pytest.raises(SystemExit) as error:
         run(["linkpred", "--top", "0", "--out", str(tmp_path)])
     assert error.value.code == 2
+    with pytest.raises(InputError, match="--top is the number of links --recommend NODE lists"):
+        run(["linkpred", "--top", "5", "--out", str(tmp_path / "top"), "--data-dir", str(shared_data)])
+    assert not (tmp_path / "top").exists()
 
 
 def test_depth_command(shared_data, tmp_path, capsys):

@@ -85,6 +85,9 @@ def test_unknown_experiment_is_a_usage_error(tmp_path, capsys):
     # an experiment of another profile only (Baum-Sweet runs in full) is not silently skipped
     assert main(["reproduce", "--profile", "smoke", "--out", str(tmp_path), "--only", "sanity-baumsweet"]) == 2
     assert "unknown experiment(s) ['sanity-baumsweet'] in profile smoke" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # it would run twice
+        main(["reproduce", "--profile", "smoke", "--out", str(tmp_path), "--only", "params", "params"])
+    assert info.value.code == 2 and "lists params more than once" in capsys.readouterr().err
 
 
 def test_force_reuses_a_folder_of_another_profile(smoke_report, tmp_path, capsys):

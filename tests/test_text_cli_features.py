@@ -68,6 +68,12 @@ def test_empty_stop_at_exits_2(trained, capsys):
     one_line_error(capsys, "--stop-at")
 
 
+@pytest.mark.parametrize("flag, value", [("--top-k", "3"), ("--top-p", "0.9")])
+def test_greedy_with_a_sampling_filter_exits_2(trained, capsys, flag, value):
+    assert main(["text", "sample", "--checkpoint", str(trained), "--greedy", flag, value]) == 2
+    one_line_error(capsys, "--greedy always takes the most likely character")
+
+
 def test_fine_tuning_checks_the_checkpoint_and_the_vocabulary(trained, corpus_file, tmp_path, capsys):
     other = tmp_path / "other.txt"
     other_text = "The Union governs the people of the states.\n" * 30

@@ -40,6 +40,9 @@ class LinkPredResults(TypedDict):
     recommendations: dict | None  # --recommend NODE's suggested links
 
 
+TOP = 10  # links listed by --recommend
+
+
 def register(sub) -> None:
     c = linkpred.LinkPredConfig()
     p = sub.add_parser(
@@ -64,20 +67,23 @@ def register(sub) -> None:
                    help=f"size of z per node, at most {MAX_SIZE:,} (default: {c.latent})")
     p.add_argument("--recommend", type=nonnegative_int, metavar="NODE",
                    help="list the most likely missing links of this node id")
-    p.add_argument("--top", type=bounded_int(MAX_SIZE), default=10,
-                   help=f"how many links --recommend lists, at most {MAX_SIZE:,} (default: 10)")
+    p.add_argument("--top", type=bounded_int(MAX_SIZE),
+                   help=f"how many links --recommend lists, at most {MAX_SIZE:,} (default: {TOP})")
     add_run_options(p)
     p.set_defaults(func=run_linkpred)
 
 
 def run_linkpred(args) -> int:
+    if args.top is not None and args.recommend is None:
+        raise InputError("--top is the number of links --recommend NODE lists: give --recommend")
+    top = TOP if args.top is None else args.top
     run = GraphRun.load(args)
     graph, name = run.graph, run.name
     if args.recommend is not None and args.recommend >= graph.num_nodes:
         raise InputError(f"--recommend {args.recommend}: {name} has nodes 0 .. {graph.num_nodes - 1}")
     config = linkpred.LinkPredConfig(model=args.model, hidden_size=args.hidden, latent=args.latent, lr=args.lr,
                                      epochs=args.epochs)
-    run_config = {"dataset": args.dataset, "seeds": args.seeds, "recommend": args.recommend, "top": args.top,
+    run_config = {"dataset": args.dataset, "seeds": args.seeds, "recommend": args.recommend, "top": top,
                   **dataclasses.asdict(config)}
     run.prepare("graph linkpred", run_config, [functools.partial(linkpred.build_autoencoder, config)])
 
@@ -103,7 +109,7 @@ def run_linkpred(args) -> int:
         headline="test_auc_best_val, test_ap_best_val (the paper reports the last epoch: *_last)", runs=per_seed,
         **{key: mean_std([r[key] for r in per_seed])
            for key in ("test_auc_best_val", "test_ap_best_val", "test_auc_last", "test_ap_last")},
-        recommendations=None if args.recommend is None else recommendations(*first, args.recommend, args.top))
+        recommendations=None if args.recommend is None else recommendations(*first, args.recommend, top))
     title = f"{config.model.upper()} on {name}"
     return run.finish(results, "curves.png", lambda path: plot_linkpred(runs, path, title), format_linkpred(results))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from ... import outdir
 from ...datadir import data_dir
 from ...errors import InputError, Interrupted
-from ..common import Progress, add_data_dir_option, add_device_option, prepare_out, print_json
+from ..common import Distinct, Progress, add_data_dir_option, add_device_option, prepare_out, print_json
 from . import page, part1, part2, part3
 from .experiment import PROFILES, Experiment
 
@@ -41,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="report", help="output folder (default: report)")
     p.add_argument("--force", action="store_true",
                    help="rerun experiments whose results are already there, also in a folder of another profile")
-    p.add_argument("--only", nargs="+", metavar="NAME",
+    p.add_argument("--only", nargs="+", metavar="NAME", action=Distinct,
                    help="run only these experiments: " + ", ".join(e.name for e in EXPERIMENTS))
     add_device_option(p)
     add_data_dir_option(p)
