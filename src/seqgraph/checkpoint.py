@@ -9,6 +9,7 @@ states included (:mod:`seqgraph.seeding`); its ``load_state_dict()`` checks it w
 
 import contextlib
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for a damaged zip or a refused global
-        reason = " ".join(str(e).split())[:300]  # one line: torch's messages can span several
+        # one line: torch's messages can span several, and for a file that is no zip at all say only "105"
+        reason = (" ".join(str(e).split())[:300] if zipfile.is_zipfile(path)
+                  else "not a zip archive, the format torch.save writes")
         raise InputError(f"{path} is not a readable seqgraph checkpoint (corrupt or truncated?): {reason}") from e
     if not isinstance(obj, dict):
         raise InputError(f"{path} is not a seqgraph checkpoint (holds a {type(obj).__name__}, not a dict)")
