@@ -55,6 +55,8 @@ def test_bad_input_exits_2_with_one_line(folder, tmp_path, capsys):
     assert not (tmp_path / "y").exists()
     one_line_error(capsys, ["graph", "generate", "--nodes", "10", "--edges", "7", "--out", str(tmp_path / "z")],
                    "even number of edges")
+    one_line_error(capsys, ["graph", "generate", "--nodes", "100", "--edges", "1000", "--out", str(tmp_path / "z")],
+                   "100 nodes leave 1 training, 0 validation and 1 test nodes", "give at least 200 nodes")
     for homophily in ("0", "1.5"):  # the generator takes (0, 1]
         one_line_error(capsys, ["graph", "generate", "--homophily", homophily, "--out", str(tmp_path / "z")],
                        "argument --homophily: must be in (0, 1]")

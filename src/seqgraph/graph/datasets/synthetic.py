@@ -80,6 +80,10 @@ def check_settings(folder: str | os.PathLike, num_nodes: int, num_edges: int, nu
         raise InputError(f"the number of classes must be in [2, num_nodes / 2], got {num_classes}")
     if num_features <= 0 or not 0 < homophily <= 1 or len(split) != 3 or min(split) < 0 or sum(split) > 1:
         raise InputError(f"bad generator settings: features {num_features}, homophily {homophily}, split {split}")
+    sizes = [int(f * num_nodes) for f in split]
+    if min(sizes) == 0:  # training would report an accuracy over no nodes
+        raise InputError(f"{num_nodes:,} nodes leave {sizes[0]} training, {sizes[1]} validation and {sizes[2]} test "
+                         f"nodes at the split {split}: give at least {math.ceil(1 / min(split)):,} nodes")
     what = f"a graph of {num_nodes:,} nodes, {num_edges:,} edges and {num_features:,} features"
     check_allocation(what, 4 * 8 * num_nodes + 8 * 8 * _CHUNK)  # relabelling, labels, degrees, splits; one chunk
     check_disk(what, 8 * (num_nodes + 1) + 4 * num_edges + 4 * num_nodes * num_features + 16 * num_nodes, folder)
