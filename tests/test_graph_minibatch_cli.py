@@ -46,6 +46,8 @@ def test_bad_input_exits_2_with_one_line(folder, tmp_path, capsys):
     one_line_error(capsys, [*base, "--fanout", "5"], "--fanout 5", "for a model of 2 layers")
     one_line_error(capsys, [*base, "--layers", "3"], "--fanout 4 3", "for a model of 3 layers")
     one_line_error(capsys, ["graph", "train", "--model", "sage", "--out", str(tmp_path / "y")], "mini-batch mode")
+    one_line_error(capsys, ["graph", "train", "--dataset", str(folder), "--out", str(tmp_path / "y")],
+                   "holds a memory-mapped graph (.npy files): `graph train --batch-size` (mini-batch mode)")
     # flags the run would ignore (and run.json would record)
     one_line_error(capsys, ["graph", "train", "--layers", "3", "--out", str(tmp_path / "y")], "mini-batch mode")
     for flags in (["--heads", "4"], ["--output-heads", "3"]):
