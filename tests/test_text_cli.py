@@ -139,6 +139,16 @@ def test_out_folder_of_another_experiment_and_mismatched_resume_are_refused(trai
     assert "hidden_size: 16 in checkpoint vs 32 now" in capsys.readouterr().err
 
 
+def test_a_run_resumed_into_another_folder_is_whole_there(trained, corpus_file, tmp_path, capsys):
+    # the fixture's run is finished: resuming it trains no step, yet the new folder gets its checkpoints and samples
+    assert main(["text", "train", "--corpus", str(corpus_file), *TINY, "--steps", "12", "--eval-every", "4",
+                 "--checkpoint-every", "4", "--resume", str(trained), "--out", str(tmp_path / "branch")]) == 0
+    for name in ("checkpoint.pt", "best.pt", "samples.md"):
+        assert (tmp_path / "branch" / name).read_bytes() == (trained / name).read_bytes(), name
+    capsys.readouterr()
+    assert main(["text", "sample", "--checkpoint", str(tmp_path / "branch"), "--length", "5"]) == 0
+
+
 def _start(args, out):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "seqgraph", *args, "--out", str(out)], env=env,

@@ -1,5 +1,6 @@
 """`seqgraph text train`: train the character model on a corpus; checkpoints, curves, samples.md, results.json."""
 
+import shutil
 import signal
 import sys
 import time
@@ -38,6 +39,8 @@ from ..common import (
 )
 from ..training_io import TrainingIO
 from .common import BEST, LAST, checkpoint_path
+
+SAMPLES = "samples.md"  # the samples of every round, for reading
 
 SMOOTHING = 0.9  # of the per-step training curve
 
@@ -159,6 +162,8 @@ def run_train(args, device) -> int:
         _refuse_unfinished(out)
     distributed.main_first(
         lambda: prepare_out(args, "text train", run_config, out=out, force=args.force or same_folder), others=False)
+    if args.resume and not same_folder and distributed.is_main():
+        _carry_over(Path(args.resume), out)
     # rank 0 writes the corpus cache, the other processes map it
     trainer.corpus = distributed.main_first(lambda: cache_corpus(trainer.corpus, out))
     results = _train(trainer, out, args.checkpoint_every, corpus_path)
@@ -226,6 +231,15 @@ def _dry_run(trainer: Trainer, args) -> int:
     return 0
 
 
+def _carry_over(run: Path, out: Path) -> None:
+    """A run resumed into another folder continues there: its checkpoints and samples come along, so that the new
+    folder is a whole run even before (or without) its next checkpoint, best validation or sample round."""
+    for name in (LAST, BEST, SAMPLES):
+        if (run / name).is_file():
+            with open(run / name, "rb") as source, atomic_open(out / name, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+
+
 def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path) -> "TextResults":
     """The training loop's I/O: progress bar, TensorBoard, checkpoints, samples.md, curves and results."""
     config = trainer.config
@@ -242,7 +256,7 @@ def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path
             if log["samples"]:
                 io.text("samples", "\n\n".join(log["samples"]["greedy"]), step)
                 if io.main:
-                    _write_samples(out / "samples.md", trainer.history["samples"], config.steps)
+                    _write_samples(out / SAMPLES, trainer.history["samples"], config.steps)
             if log["val"] and log["val"]["best"]:
                 io.save(trainer.state_dict(resumable=False), out / BEST)
             if step % checkpoint_every == 0 or step == config.steps:
