@@ -38,6 +38,15 @@ def test_test_split_is_scored_once_with_the_best_checkpoint(trained, capsys):
     assert results["test"]["step"] == results["best_val"]["step"]
     val = run_json(["text", "eval", "--checkpoint", str(trained)], capsys)
     assert val["loss"] == pytest.approx(results["best_val"]["loss"], rel=1e-6) and val["loss"] != test["loss"]
+    assert main(["text", "eval", "--checkpoint", str(trained), "--split", "test", "--corpus", "x.txt"]) == 2
+    one_line_error(capsys, "--split chooses a part of the training corpus; --corpus is scored whole")
+
+
+def test_eval_takes_a_named_corpus_as_train_does(trained, shared_data, capsys):
+    # the book is read (it was looked for as a file named 'grimm'): the tiny model lacks most of its characters
+    assert main(["text", "eval", "--checkpoint", str(trained), "--corpus", "grimm",
+                 "--data-dir", str(shared_data)]) == 2
+    one_line_error(capsys, "character(s) not in the model's vocabulary")
 
 
 def test_one_sample_streams_the_same_text_as_json(trained, capsys):

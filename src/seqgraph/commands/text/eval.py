@@ -16,9 +16,10 @@ def register(commands) -> None:
         "windows of the training sequence length, each from a zero state. Without --corpus: the --split of the "
         "corpus the model was trained on.")
     add_checkpoint_option(p)
-    p.add_argument("--corpus", help="a UTF-8 text file to score instead (whole file)")
-    p.add_argument("--split", choices=("val", "test"), default="val",
-                   help="the split of the training corpus to score (default: val)")
+    p.add_argument("--corpus", help="a UTF-8 text file, or a named corpus (democracy, grimm), to score instead "
+                   "(whole)")
+    p.add_argument("--split", choices=("val", "test"),
+                   help="the split of the training corpus to score, without --corpus (default: val)")
     add_data_dir_option(p)
     add_device_option(p)
     add_json_option(p)
@@ -28,8 +29,11 @@ def register(commands) -> None:
 def run_eval(args) -> int:
     model, vocab, ckpt, _ = load_checkpoint(args.checkpoint, args.device)
     config = checkpoint_config(ckpt)
+    if args.corpus and args.split:
+        raise InputError("--split chooses a part of the training corpus; --corpus is scored whole: give one of them")
+    split = args.split or "val"
     if args.corpus:
-        text, _ = read_text(args.corpus, config["keep_boilerplate"])
+        text, _ = read_text(resolve(args.corpus, args.data_dir), config["keep_boilerplate"])
         if len(text) < 2:
             raise InputError(f"{args.corpus} has fewer than 2 characters to score")
         data, source = encode(text, vocab), args.corpus
@@ -39,10 +43,10 @@ def run_eval(args) -> int:
         if corpus.sha256 != config["corpus_sha256"]:
             raise InputError(f"the corpus {config['corpus']} is not the file the model was trained on "
                              "(its sha256 differs); pass --corpus to score a file")
-        data = corpus.test if args.split == "test" else corpus.val
+        data = corpus.test if split == "test" else corpus.val
         if len(data) < 2:
-            raise InputError(f"the model was trained without a {args.split} split; pass --corpus to score a file")
-        source = f"{config['corpus']} ({'test' if args.split == 'test' else 'validation'} split)"
+            raise InputError(f"the model was trained without a {split} split; pass --corpus to score a file")
+        source = f"{config['corpus']} ({'test' if split == 'test' else 'validation'} split)"
     result = {"corpus": source, "characters": len(data), "step": ckpt["step"], **score(model, data, config["seq_len"])}
     if args.json:
         print_json(result)
