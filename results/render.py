@@ -67,12 +67,12 @@ def graph_classify(root: Path) -> str:
 def graph_classify_speed(root: Path) -> str:
     r = _load("benchmarks/results/graph_classify.json", root)
     lines = ["| dataset | ours, s/epoch | PyG, s/epoch | ratio | floor: PyG's dense kernels / its epoch | "
-             "outside the dense kernels, ours / PyG | batching, ours / PyG | PyG's batching / its epoch | "
+             "ours in dense kernels / PyG's epoch | batching, ours / PyG | PyG's batching / its epoch | "
              "linear layers' GEMM rate / a square GEMM's |", "|---|---|---|---|---|---|---|---|---|"]
     for name, e in r["epoch"].items():
-        ours, pyg = (e[impl]["epoch_s"] - e["profile"][impl]["dense_s"] for impl in ("ours", "pyg"))
+        ours_dense = e["profile"]["ours"]["dense_s"] / e["pyg"]["epoch_s"]
         lines.append(f"| {name.upper()} | {e['ours']['epoch_s']:.3f} | {e['pyg']['epoch_s']:.3f} | "
-                     f"**{e['epoch_ratio']:.2f}×** | {e['floor_ratio']:.2f} | {ours / pyg:.2f} | "
+                     f"**{e['epoch_ratio']:.2f}×** | {e['floor_ratio']:.2f} | {ours_dense:.2f} | "
                      f"{e['batching_ratio']:.2f} | {e['pyg']['batching_share']:.2f} | "
                      f"{e['gemm']['linear_share_of_square']:.2f} |")
     loads = r["load_average_before"]

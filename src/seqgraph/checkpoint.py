@@ -9,7 +9,6 @@ states included (:mod:`seqgraph.seeding`); its ``load_state_dict()`` checks it w
 
 import contextlib
 import os
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,11 @@ def save_atomic(obj: dict, path: str | os.PathLike) -> None:
         torch.save(obj, f)
 
 
+def _starts_as_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
 def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Load a checkpoint safely; a missing, corrupt or truncated file raises InputError."""
     path = Path(path)
@@ -33,8 +37,8 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for a damaged zip or a refused global
-        # one line: torch's messages can span several, and for a file that is no zip at all say only "105"
-        reason = (" ".join(str(e).split())[:300] if zipfile.is_zipfile(path)
+        # one line: torch's messages can span several, and for a file that is no zip at all name only an opcode
+        reason = (" ".join(str(e).split())[:300] if _starts_as_zip(path)  # a truncated zip: torch's reason
                   else "not a zip archive, the format torch.save writes")
         raise InputError(f"{path} is not a readable seqgraph checkpoint (corrupt or truncated?): {reason}") from e
     if not isinstance(obj, dict):

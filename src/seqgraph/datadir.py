@@ -162,7 +162,7 @@ def _download(url: str, path: Path, relpath: str) -> None:
                 raise InputError(f"{relpath} is not in {path.parent} and could not be downloaded from {url}: {e}") \
                     from e
         verify(Path(tmp.name), relpath)
-    except InputError:
+    except BaseException:  # a refused download, a bad checksum, a dropped connection, Ctrl-C
         os.unlink(tmp.name)
         for folder in made:
             with contextlib.suppress(OSError):  # not empty: another process is filling it

@@ -167,11 +167,14 @@ def prepare_out(args, command: str, config: dict, out: str | None = None, force:
                 only_check: bool = False, resume: bool = False) -> Path:
     """:func:`seqgraph.outdir.prepare` (or with ``only_check`` :func:`seqgraph.outdir.check`, which writes nothing)
     for ``--out`` (or ``out``) and ``--force`` (or ``force``), its errors naming the flags. With ``resume`` the
-    folder must hold a run (its ``run.json``), of this command and configuration unless forced."""
+    folder must hold a run (its ``run.json``) of this command and configuration, ``--force`` or not: forcing would
+    rewrite ``run.json`` for checkpoints of other settings."""
     out = args.out if out is None else out
     force = args.force if force is None else force
-    if resume and not (Path(out) / outdir.RUN_FILE).is_file():
-        raise InputError(f"--resume: {out} holds no run to continue")
+    if resume:
+        if not (Path(out) / outdir.RUN_FILE).is_file():
+            raise InputError(f"--resume: {out} holds no run to continue")
+        force = False
     try:
         return (outdir.check if only_check else outdir.prepare)(out, command, config, force)
     except outdir.FolderTaken as e:

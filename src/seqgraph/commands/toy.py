@@ -122,7 +122,7 @@ def run(args, device) -> int:
     for length in lengths:
         check_memory(dataclasses.replace(base, length=length))
     if distributed.is_main():
-        prepare_out(args, "toy", experiment, only_check=True, resume=args.resume)
+        prepare_out(args, "toy", experiment, only_check=True)
     if not args.resume and not args.force:
         _refuse_unfinished(out, lengths, args.seeds)
     distributed.main_first(lambda: prepare_out(args, "toy", experiment, resume=args.resume), others=False)

@@ -101,11 +101,12 @@ def run_sample(args) -> int:
     model, vocab, _, device = load_checkpoint(args.checkpoint, args.device)
     if args.stop_at == "":
         raise InputError("--stop-at: the string is empty")
-    if args.greedy and (args.top_k is not None or args.top_p is not None):
-        raise InputError("--greedy always takes the most likely character: --top-k and --top-p do not apply")
     prompt = clean_prompt(args.prompt, vocab, args.skip_unknown)
     temperature = 0.0 if args.greedy else (1 / args.inverse_temperature if args.inverse_temperature
                                            else args.temperature)
+    if temperature == 0 and (args.top_k is not None or args.top_p is not None):
+        raise InputError("greedy sampling (--greedy, --temperature 0) always takes the most likely character: "
+                         "--top-k and --top-p do not apply")
     generator = torch.Generator(device).manual_seed(args.seed)
     if prompt:
         x = torch.from_numpy(encode(prompt, vocab).astype("int64")).to(device).repeat(args.num, 1)  # (N, P)

@@ -78,7 +78,7 @@ def check_settings(folder: str | os.PathLike, num_nodes: int, num_edges: int, nu
         raise InputError(f"at most {MAX_NODES:,} nodes, got {num_nodes:,}")
     if not 2 <= num_classes <= num_nodes // 2:
         raise InputError(f"the number of classes must be in [2, num_nodes / 2], got {num_classes}")
-    if num_features <= 0 or not 0 < homophily <= 1 or len(split) != 3 or min(split) < 0 or sum(split) > 1:
+    if num_features <= 0 or not 0 < homophily <= 1 or len(split) != 3 or min(split) <= 0 or sum(split) > 1:
         raise InputError(f"bad generator settings: features {num_features}, homophily {homophily}, split {split}")
     sizes = [int(f * num_nodes) for f in split]
     if min(sizes) == 0:  # training would report an accuracy over no nodes
