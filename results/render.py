@@ -33,7 +33,8 @@ def _pm(stats: dict, digits: int = 1) -> str:
 CLASSIFY_RUNS = ["mutag-gin", "mutag-gin-eps", "mutag-gcn", "mutag-gin-set2set", "mutag-baseline",
                  "proteins-gin", "proteins-gin-eps", "proteins-gcn", "proteins-gin-set2set", "proteins-baseline",
                  "enzymes-gin", "enzymes-gin-eps", "enzymes-gcn", "enzymes-gin-set2set", "enzymes-deepsets",
-                 "nci1-gin", "nci1-gin-mean", "nci1-gin-eps", "nci1-gcn", "nci1-baseline",
+                 "nci1-gin", "nci1-gin-mean", "nci1-gin-eps", "nci1-gin-eps-mean", "nci1-gcn",
+                 "nci1-baseline",
                  "imdb-binary-gin", "imdb-binary-gin-eps", "imdb-binary-gcn", "imdb-binary-gin-set2set",
                  "imdb-binary-deepsets"]
 CLASSIFY_MODELS = {"gin": "GIN-0", "gin-eps": "GIN-ε", "gcn": "GCN", "gin-set2set": "GIN, Set2Set readouts"}
