@@ -76,15 +76,20 @@ def copy_bandwidth(size: int = 512 << 20, repeats: int = 5) -> float:
     return 2 * size / min(times) / 1e9
 
 
+def probe_seeds(store, batch_size: int, batches: int) -> list[torch.Tensor]:
+    """The seed nodes of the probed batches: a fixed shuffle of the training nodes, cut into ``batches`` batches (the
+    sampler's key for batch ``step`` is ``mix(99, step)``)."""
+    order = torch.randperm(store.train_idx.numel(), generator=torch.Generator().manual_seed(1))
+    return [store.train_idx[order[step * batch_size: (step + 1) * batch_size]] for step in range(batches)]
+
+
 def probe(trainer: MiniBatchTrainer, batches: int) -> dict:
     """Time sampling, feature gathering and the training step apart on the first ``batches`` batches."""
     store, cfg = trainer.store, trainer.config
-    order = torch.randperm(store.train_idx.numel(), generator=torch.Generator().manual_seed(1))
     parts = {"sample": 0.0, "gather": 0.0, "step": 0.0}
     gathered, into_buffer = 0, 0.0
     buffer = torch.empty(0)
-    for step in range(batches):
-        seeds = store.train_idx[order[step * cfg.batch_size: (step + 1) * cfg.batch_size]]
+    for step, seeds in enumerate(probe_seeds(store, cfg.batch_size, batches)):
         t0 = time.perf_counter()
         blocks = sample_blocks(store.csr, seeds, cfg.fanouts, mix(99, step))
         t1 = time.perf_counter()
@@ -198,9 +203,8 @@ def gather_bound(args, rounds: int = 5) -> dict:
     in_memory.copy_(mapped)  # also brings the whole file into the page cache
     result = {"madvise_hugepage": advised, "huge_page_kib": huge_page_kib(), "batches": {}}
     for batch_size in (args.batch_size, 3 * args.batch_size):
-        order = torch.randperm(store.train_idx.numel(), generator=torch.Generator().manual_seed(1))
-        nodes = [sample_blocks(store.csr, store.train_idx[order[step * batch_size: (step + 1) * batch_size]],
-                               args.fanouts, mix(99, step)).nodes for step in range(args.probe)]
+        nodes = [sample_blocks(store.csr, seeds, args.fanouts, mix(99, step)).nodes
+                 for step, seeds in enumerate(probe_seeds(store, batch_size, args.probe))]
         orders = {"sampler": nodes, "sorted": [n.sort().values for n in nodes]}
         moved = 2 * sum(n.numel() for n in nodes) * mapped.size(1) * mapped.element_size()  # read + written
         shares = {}

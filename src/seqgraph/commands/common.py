@@ -68,15 +68,18 @@ def nonnegative_float(text: str) -> float:
     return value
 
 
+def bounded_float(limit: float):
+    """A positive number at most ``limit``."""
+    def parse(text: str) -> float:
+        value = positive_float(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit:g}, got {text}")
+        return value
+    return parse
+
+
 MAX_LEARNING_RATE = 10.0
-
-
-def learning_rate(text: str) -> float:
-    """A positive learning rate no larger than MAX_LEARNING_RATE (Adam overflows on absurd ones)."""
-    value = positive_float(text)
-    if value > MAX_LEARNING_RATE:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_LEARNING_RATE:g}, got {text}")
-    return value
+learning_rate = bounded_float(MAX_LEARNING_RATE)  # Adam overflows on absurd learning rates
 
 
 MAX_SEED = 2**32 - 1  # numpy's global generator takes seeds below 2**32

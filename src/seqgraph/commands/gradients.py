@@ -1,6 +1,5 @@
 """`seqgraph gradients`: how far back the loss's gradient reaches, ‖∂L(T)/∂h(t)‖ for t = 1..T."""
 
-import argparse
 import dataclasses
 from typing import TypedDict
 
@@ -16,9 +15,9 @@ from .common import (
     add_device_option,
     add_json_option,
     add_out_options,
+    bounded_float,
     bounded_int,
     nonnegative_int,
-    positive_float,
     prepare_out,
     print_json,
     pyplot,
@@ -28,6 +27,7 @@ from .common import (
 )
 
 UNIDIRECTIONAL = ("rnn", "lstm", "gru")  # the peephole LSTM does not feed h(t) back
+MAX_RADIUS = 1e6  # rescaling W_hh to near float32's 3.4e38 gave NaN norms; the sweep's interest lies near 1
 
 
 class GradientResults(TypedDict):
@@ -55,7 +55,8 @@ def register(sub) -> None:
                    help="T, the number of input steps (default: 30)")
     p.add_argument("--trained-steps", type=nonnegative_int, default=0,
                    help="also measure after this many training steps (default: 0, fresh model only)")
-    p.add_argument("--radii", type=spectral_radius_arg, nargs="+", action=Distinct, default=[0.5, 0.9, 1.0, 1.1, 1.5],
+    p.add_argument("--radii", type=bounded_float(MAX_RADIUS), nargs="+", action=Distinct,
+                   default=[0.5, 0.9, 1.0, 1.1, 1.5],
                    help=f"spectral radii of the RNN's W_hh to sweep, at most {MAX_RADIUS:g} "
                    "(default: 0.5 0.9 1.0 1.1 1.5)")
     p.add_argument("--hidden", type=bounded_int(MAX_SIZE), default=128, help="hidden size (default: 128)")
@@ -66,17 +67,6 @@ def register(sub) -> None:
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(func=run)
-
-
-MAX_RADIUS = 1e6  # rescaling W_hh to near float32's 3.4e38 gave NaN norms; the sweep's interest lies near 1
-
-
-def spectral_radius_arg(text: str) -> float:
-    """A positive spectral radius of at most MAX_RADIUS."""
-    value = positive_float(text)
-    if value > MAX_RADIUS:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_RADIUS:g}, got {text}")
-    return value
 
 
 def run(args) -> int:

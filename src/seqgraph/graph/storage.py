@@ -105,6 +105,11 @@ def _in_range(array: np.ndarray, high: int | None, path: str) -> None:
 FILES = ("indptr.npy", "indices.npy", "x.npy", "y.npy", *(f"{name}.npy" for name in SPLITS))
 
 
+def is_store(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is laid out as a memory-mapped graph (it holds ``indptr.npy``), whole or not."""
+    return (Path(folder) / "indptr.npy").exists()
+
+
 def open_store(folder: str | os.PathLike, check_values: bool = True) -> GraphStore:
     """Memory-map the graph in ``folder`` (see the module docstring), checking dtypes, shapes and values."""
     folder = Path(folder)

@@ -17,7 +17,7 @@ from ...graph.datasets.amazon import load_amazon_photo
 from ...graph.layerwise import KINDS
 from ...graph.minibatch import MiniBatchTrainer, check_fits, minibatch_config
 from ...graph.sampler import check_fanouts
-from ...graph.storage import GraphStore, open_store
+from ...graph.storage import GraphStore, is_store, open_store
 from ...outdir import write_json
 from ...stats import mean_std, pm
 from ..common import (
@@ -49,7 +49,7 @@ def add_options(p) -> None:
 
 
 def _graph(dataset: str, data_dir: str | None, seed: int) -> tuple[GraphStore, str]:
-    if Path(dataset).is_dir() and (Path(dataset) / "indptr.npy").exists():
+    if Path(dataset).is_dir() and is_store(dataset):
         return open_store(dataset), Path(dataset).name
     if dataset == PHOTO:
         return GraphStore.from_graph(load_amazon_photo(data_dir, split_seed=seed)), PHOTO

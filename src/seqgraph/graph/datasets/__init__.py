@@ -6,13 +6,14 @@ from pathlib import Path
 
 from ...errors import InputError
 from ..data import Graph
+from ..storage import is_store
 from .planetoid import NAMES, load_planetoid, planetoid_name, read_planetoid
 
 
 def load_dataset(spec: str, data_dir: str | None = None) -> tuple[Graph, str]:
     """A Planetoid name from the data directory, or a folder of ``ind.<name>.*`` files: (graph, name)."""
     if Path(spec).is_dir():
-        if (Path(spec) / "indptr.npy").exists():  # seqgraph's memory-mapped layout (graph generate, ogbn-*)
+        if is_store(spec):  # seqgraph's memory-mapped layout (graph generate, ogbn-*)
             raise InputError(f"{spec} holds a memory-mapped graph (.npy files): `graph train --batch-size` "
                              "(mini-batch mode) trains on it")
         name = planetoid_name(spec)

@@ -68,6 +68,11 @@ def _edge_chunks(seed: int, num_nodes: int, num_edges: int, num_classes: int, ho
         yield np.concatenate([u, v]), np.concatenate([v, u])
 
 
+def split_sizes(num_nodes: int, split: tuple) -> list[int]:
+    """Nodes drawn for training, validation and test at the fractions ``split``."""
+    return [int(f * num_nodes) for f in split]
+
+
 def check_settings(folder: str | os.PathLike, num_nodes: int, num_edges: int, num_features: int, num_classes: int,
                    homophily: float, split: tuple = DEFAULT_SPLIT) -> None:
     """Refuse settings that :func:`generate_rmat` cannot honour, or whose files or arrays would exceed the disk or
@@ -80,7 +85,7 @@ def check_settings(folder: str | os.PathLike, num_nodes: int, num_edges: int, nu
         raise InputError(f"the number of classes must be in [2, num_nodes / 2], got {num_classes}")
     if num_features <= 0 or not 0 < homophily <= 1 or len(split) != 3 or min(split) <= 0 or sum(split) > 1:
         raise InputError(f"bad generator settings: features {num_features}, homophily {homophily}, split {split}")
-    sizes = [int(f * num_nodes) for f in split]
+    sizes = split_sizes(num_nodes, split)
     if min(sizes) == 0:  # training would report an accuracy over no nodes
         raise InputError(f"{num_nodes:,} nodes leave {sizes[0]} training, {sizes[1]} validation and {sizes[2]} test "
                          f"nodes at the split {split}: give at least {math.ceil(1 / min(split)):,} nodes")
@@ -137,7 +142,7 @@ def generate_rmat(folder: str | os.PathLike, num_nodes: int, num_edges: int, num
         x[lo:hi] = means[y[lo:hi]] + rng.standard_normal((hi - lo, num_features), dtype=np.float32)
     x.flush()
     del x
-    sizes = [int(f * num_nodes) for f in split]
+    sizes = split_sizes(num_nodes, split)
     chosen = rng.choice(num_nodes, size=sum(sizes), replace=False)
     for name, part in zip(SPLITS, np.split(chosen, np.cumsum(sizes)[:-1]), strict=True):
         np.save(folder / f"{name}.npy", np.sort(part).astype(np.int64))
