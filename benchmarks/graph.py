@@ -2,7 +2,7 @@
 
 1. Cora: median seconds per training epoch (one full-batch Adam step) and per evaluation pass, for the models
    of PyG's examples/gcn.py and gat.py (dense row-normalised features, ``F.dropout`` on them, ``GCNConv(cached=True)``)
-   and ours (seqgraph.graph.train: the same models, with features kept sparse and dropout on their non-zeros).
+   and ours (seqgraph.graph.node.train: the same models, with features kept sparse and dropout on their non-zeros).
    Measurements alternate between the two in rounds, so load from other processes hits both alike.
 2. Random graphs (uniform random directed edges) with 64 features: forward + backward of a 2-layer GCN
    (64 -> 64 -> 64, ReLU, loss = sum of the outputs), normalisation recomputed each pass (``cached=False``) in both.
@@ -33,12 +33,12 @@ from torch import nn
 from torch_geometric import nn as pyg_nn
 
 from seqgraph.datadir import data_dir
+from seqgraph.graph.conv.gcn import GCNConv
 from seqgraph.graph.data import to_csr
 from seqgraph.graph.datasets.planetoid import load_planetoid
-from seqgraph.graph.layers import GCNConv
-from seqgraph.graph.models import GAT, GCN
-from seqgraph.graph.train import test as evaluate
-from seqgraph.graph.train import train as train_step
+from seqgraph.graph.node.models import LayerStack
+from seqgraph.graph.node.train import test as evaluate
+from seqgraph.graph.node.train import train as train_step
 
 FEATURES = 64
 
@@ -93,8 +93,10 @@ def cora_epochs(rounds: int, steps: int) -> dict:
     graph = load_planetoid("cora", data_dir())
     classes = int(graph.y.max()) + 1
     models = {
-        "gcn": {"ours": (GCN(1433, 16, classes, 0.5), 0.01), "pyg": (PygGCN(1433, 16, classes), 0.01)},
-        "gat": {"ours": (GAT(1433, 8, classes, 8, 1, 0.6), 0.005), "pyg": (PygGAT(1433, 8, classes, 8), 0.005)},
+        "gcn": {"ours": (LayerStack("gcn", 1433, 16, classes, dropout=0.5, cached=True), 0.01),
+                "pyg": (PygGCN(1433, 16, classes), 0.01)},
+        "gat": {"ours": (LayerStack("gat", 1433, 8, classes, dropout=0.6, heads=8), 0.005),
+                "pyg": (PygGAT(1433, 8, classes, 8), 0.005)},
     }
     inputs = {"ours": to_csr(graph.x), "pyg": graph.x}
     results = {}

@@ -4,8 +4,8 @@ Both train the same network (GIN-0 of Xu et al. 2019 with its paper's defaults: 
 layer, 2-layer MLPs with batch norm, hidden 64, a sum readout of every layer concatenated, dropout 0.5, Adam
 lr 0.01) for one pass over the whole dataset in shuffled mini-batches of 128 graphs:
 
-- ours: ``seqgraph.graph.batch.minibatches`` over the TU dataset from ``seqgraph.graph.datasets.tu`` (gathers
-  over the concatenated arrays) and ``seqgraph.graph.classify.GraphClassifier``;
+- ours: ``seqgraph.graph.level.batch.minibatches`` over the TU dataset from ``seqgraph.graph.datasets.tu`` (gathers
+  over the concatenated arrays) and ``seqgraph.graph.level.models.GraphClassifier``;
 - PyG: ``torch_geometric.loader.DataLoader`` over its ``TUDataset`` (collated graph by graph with
   ``Batch.from_data_list``) and the same network built from ``torch_geometric.nn.GINConv`` and ``global_add_pool``.
 
@@ -43,9 +43,9 @@ from torch_geometric.loader import DataLoader
 
 from seqgraph.allocator import keep_freed_memory
 from seqgraph.datadir import data_dir
-from seqgraph.graph.batch import minibatches
-from seqgraph.graph.classify import GraphClassifier, mlp
 from seqgraph.graph.datasets.tu import NAMES, load_tu
+from seqgraph.graph.level.batch import minibatches
+from seqgraph.graph.level.models import GraphClassifier, mlp
 
 HIDDEN, LAYERS, BATCH = 64, 5, 128
 

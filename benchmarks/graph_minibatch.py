@@ -1,8 +1,8 @@
 """Mini-batch (sampled blocks, exact layer-wise evaluation) vs full-batch training: test accuracy on Cora and
 Amazon-Photo for GCN and GraphSAGE-mean, over seeds.
 
-Both modes train the same model (seqgraph.graph.layerwise.LayerStack) with the same hyperparameters, epochs and
-seed; full-batch is one Adam step per epoch on every training node (seqgraph.graph.train.fit_model), mini-batch
+Both modes train the same model (seqgraph.graph.node.models.LayerStack) with the same hyperparameters, epochs and
+seed; full-batch is one Adam step per epoch on every training node (seqgraph.graph.node.train.fit_model), mini-batch
 one step per batch of --batch-size seed nodes with fan-outs --fanouts. The headline of a run is the test accuracy
 at the best validation epoch. Cora uses its public split; Amazon-Photo Shchur's random split drawn with the run's
 seed (20 / 30 per class).
@@ -25,9 +25,9 @@ import torch
 from seqgraph.datadir import data_dir
 from seqgraph.graph.datasets.amazon import load_amazon_photo
 from seqgraph.graph.datasets.planetoid import load_planetoid
-from seqgraph.graph.minibatch import build_model, fit_minibatch, minibatch_config
-from seqgraph.graph.storage import GraphStore
-from seqgraph.graph.train import fit_model
+from seqgraph.graph.node.train import fit_model
+from seqgraph.graph.scale.storage import GraphStore
+from seqgraph.graph.scale.train import build_model, fit_minibatch, minibatch_config
 
 # Cora: the papers' settings (GCN: Kipf & Welling; GraphSAGE-mean: 64 hidden). Amazon-Photo: 64 hidden for both.
 SETTINGS = {"cora": {"gcn": {}, "sage": {}}, "photo": {"gcn": {"hidden_size": 64}, "sage": {}}}

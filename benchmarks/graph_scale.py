@@ -18,7 +18,7 @@ the pages of the memory-mapped files that the process touched):
 
 ``--propagate`` instead times GCN's sparse product A h two ways, alternating, on a uniform random graph of --nodes
 and --edges with --features columns: a gather of the messages + ``index_add_`` (GCNConv's former kernel) and
-sorting the edges into CSR + ``torch.sparse.mm`` (its kernel now, seqgraph.graph.layers.propagate).
+sorting the edges into CSR + ``torch.sparse.mm`` (its kernel now, seqgraph.graph.sparse.propagate).
 
 ``--gather-bound`` instead asks how close any arrangement of the feature gather comes to the copy bandwidth, on
 the graph in --folder and the probe's batches (batch size --batch-size and 3x): ``index_select`` of the batches'
@@ -46,11 +46,11 @@ import torch
 from seqgraph import distributed
 from seqgraph.allocator import keep_freed_memory
 from seqgraph.graph.datasets.synthetic import generate_rmat
-from seqgraph.graph.layers import propagate
-from seqgraph.graph.layerwise import layerwise_inference
-from seqgraph.graph.minibatch import MiniBatchTrainer, minibatch_config
-from seqgraph.graph.sampler import mix, sample_blocks
-from seqgraph.graph.storage import open_store
+from seqgraph.graph.scale.layerwise import layerwise_inference
+from seqgraph.graph.scale.sampler import mix, sample_blocks
+from seqgraph.graph.scale.storage import open_store
+from seqgraph.graph.scale.train import MiniBatchTrainer, minibatch_config
+from seqgraph.graph.sparse import propagate
 
 GIB = 1 << 30
 
@@ -167,10 +167,11 @@ def child_generate(args) -> None:
 def compare_propagate(args, rounds: int = 3) -> dict:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    src, dst = torch.randint(args.nodes, (2, args.edges))
+    edge_index = torch.randint(args.nodes, (2, args.edges))
+    src, dst = edge_index
     h = torch.randn(args.nodes, args.features)
     kernels = {"gather_index_add": lambda: torch.zeros_like(h).index_add_(0, dst, h.index_select(0, src)),
-               "csr_sort_and_spmm": lambda: propagate(h, src, dst)}
+               "csr_sort_and_spmm": lambda: propagate(h, edge_index)}
     torch.testing.assert_close(kernels["gather_index_add"](), kernels["csr_sort_and_spmm"](), rtol=1e-4, atol=1e-4)
     times = {name: [] for name in kernels}
     for _ in range(rounds):

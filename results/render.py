@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from seqgraph.graph.crossval import ClassifyConfig
+from seqgraph.graph.level.train import ClassifyConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKED = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.DOTALL)

@@ -6,7 +6,7 @@ from seqgraph.cli import Parser
 from seqgraph.commands import graph as graph_apps
 from seqgraph.commands.graph.linkpred import recommendations
 from seqgraph.errors import InputError
-from seqgraph.graph.linkpred import pair_keys
+from seqgraph.graph.link.split import pair_keys
 
 
 def run(argv):
@@ -33,7 +33,7 @@ def test_linkpred_command_with_recommendations(shared_data, tmp_path, capsys):
 
 def test_linkpred_recommendations_skip_training_neighbours(shared_data):
     from seqgraph.graph.datasets.planetoid import load_planetoid
-    from seqgraph.graph.linkpred import LinkPredConfig, fit_linkpred
+    from seqgraph.graph.link.train import LinkPredConfig, fit_linkpred
 
     graph = load_planetoid("cora", shared_data)
     _, z, split = fit_linkpred(graph, LinkPredConfig(epochs=2), seed=0)

@@ -2,8 +2,10 @@ import pytest
 import torch
 
 from seqgraph.errors import InputError
-from seqgraph.graph.batch import GraphDataset, minibatches
 from seqgraph.graph.data import Graph
+from seqgraph.graph.level.batch import GraphBatch, GraphDataset, minibatches
+from seqgraph.graph.level.readout import sum_readout
+from seqgraph.graph.sparse import propagate
 
 
 def random_dataset(sizes=(3, 1, 5, 4, 2, 6), features=3, seed=0) -> GraphDataset:
@@ -32,8 +34,32 @@ def test_graph_batch_equals_pyg_batch_from_data_list():
     # the CSR forms hold the same edges: A[i, j] = 1 for j -> i, and its transpose
     dense = torch.zeros(ours.graph.num_nodes, ours.graph.num_nodes)
     dense.index_put_((theirs.edge_index[1], theirs.edge_index[0]), torch.ones(theirs.num_edges), accumulate=True)
-    assert torch.equal(ours.adjacency.adj_t.to_dense(), dense)
-    assert torch.equal(ours.adjacency.adj.to_dense(), dense.t())
+    assert torch.equal(ours.adjacency.by_target.matrix(torch.float32).to_dense(), dense)
+    assert torch.equal(ours.adjacency.transpose.by_target.matrix(torch.float32).to_dense(), dense.t())
+
+
+def test_graph_batch_round_trips_through_a_pyg_batch():
+    from torch_geometric.data import Batch, Data
+    from torch_geometric.nn import global_add_pool
+
+    dataset = random_dataset()
+    index = [3, 1, 1, 5]
+    ours = dataset.batch(index)
+    theirs = ours.to_pyg()
+    graphs = [dataset.graph(i) for i in index]
+    expected = Batch.from_data_list([Data(x=g.x, edge_index=g.edge_index, y=dataset.y[i:i + 1])
+                                     for g, i in zip(graphs, index, strict=True)])
+    for key in ("x", "edge_index", "batch", "ptr", "y"):
+        assert torch.equal(theirs[key], expected[key]), key
+    assert [d.num_nodes for d in theirs.to_data_list()] == [g.num_nodes for g in graphs]
+    back = GraphBatch.from_pyg(theirs)
+    assert back.num_graphs == ours.num_graphs and torch.equal(back.y, ours.y)
+    assert torch.equal(back.graph.x, ours.graph.x) and torch.equal(back.batch, ours.batch)
+    assert torch.equal(back.graph.edge_index, ours.graph.edge_index)
+    # the batch vector means the same to both: PyG's sum pooling and ours agree, and so do the neighbour sums
+    torch.testing.assert_close(sum_readout(back.graph.x, back.batch, back.num_graphs),
+                               global_add_pool(theirs.x, theirs.batch))
+    torch.testing.assert_close(propagate(back.graph.x, back.adjacency), propagate(ours.graph.x, ours.adjacency))
 
 
 def test_graph_dataset_round_trips_its_graphs():

@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from seqgraph.graph.classify import MODELS, GINConv, GraphClassifier, build_model, mlp
-from seqgraph.graph.crossval import ClassifyConfig, cross_validate, stratified_folds, stratified_holdout, summarise
+from seqgraph.graph.conv.gin import GINConv
 from seqgraph.graph.datasets.tu import load_tu
-from seqgraph.graph.sparse import SparseAdjacency
+from seqgraph.graph.level.models import MODELS, GraphClassifier, build_model, mlp
+from seqgraph.graph.level.train import ClassifyConfig, cross_validate, stratified_folds, stratified_holdout, summarise
+from seqgraph.graph.sparse import Adjacency
 from tests.test_graph_batch import random_dataset
 from tests.test_tu import tu_root  # noqa: F401 (a fixture)
 
@@ -21,7 +22,7 @@ def test_gin_conv_matches_pyg_with_gradients(train_eps, sparse):
     ours = GINConv(net, eps=0.3, train_eps=train_eps)
     theirs = PygGINConv(net, eps=0.3, train_eps=train_eps)
     x = torch.randn(5, 6, requires_grad=True)
-    edges = SparseAdjacency.from_edge_index(edge_index, 5) if sparse else edge_index
+    edges = Adjacency(edge_index, 5) if sparse else edge_index
     out, expected = ours(x, edges), theirs(x, edge_index)
     assert out.shape == (5, 5)
     assert torch.allclose(out, expected, atol=1e-5)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from seqgraph.cli import main
-from seqgraph.graph import example
+from seqgraph.commands.graph import example
 
 SPEC_A_TILDE = [[1, 1, 0, 0, 1, 0], [1, 1, 0, 1, 0, 0], [0, 0, 1, 1, 0, 0],
                 [0, 1, 1, 1, 0, 1], [1, 0, 0, 0, 1, 0], [0, 0, 0, 1, 0, 1]]

@@ -99,6 +99,10 @@ def test_graph_from_pyg_data():
     graph = Graph.from_pyg(data)
     assert graph.num_nodes == 3 and graph.num_edges == 2
     assert torch.equal(graph.x, data.x) and torch.equal(graph.train_mask, data.train_mask) and graph.val_mask is None
+    back = graph.to_pyg()
+    assert isinstance(back, Data) and back.num_nodes == 3 and "val_mask" not in back
+    for key in ("x", "edge_index", "y", "train_mask"):
+        assert torch.equal(back[key], data[key])
 
 
 @pytest.mark.parametrize("edge_index, match", [

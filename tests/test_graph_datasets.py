@@ -13,7 +13,7 @@ from seqgraph.graph.data import Graph
 from seqgraph.graph.datasets.amazon import load_amazon_photo, random_split
 from seqgraph.graph.datasets.ogb import read_ogb_node
 from seqgraph.graph.datasets.synthetic import generate_rmat
-from seqgraph.graph.storage import GraphStore, open_store, save_store
+from seqgraph.graph.scale.storage import GraphStore, open_store, save_store
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,11 @@ import math
 import pytest
 import torch
 
+from seqgraph.commands.graph.depth import self_weight_demo
+from seqgraph.commands.graph.example import a_hat, report_graph
+from seqgraph.graph.conv.gcn import GCNConv, SelfGCNConv
 from seqgraph.graph.data import to_undirected
-from seqgraph.graph.depth import DeepGCN, SelfGCNConv, mean_pairwise_distance, self_weight_demo
-from seqgraph.graph.example import a_hat, report_graph
-from seqgraph.graph.layers import GCNConv
+from seqgraph.graph.node.depth import DeepGCN, mean_pairwise_distance
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -9,7 +9,7 @@ import torch
 
 from seqgraph import checkpoint
 from seqgraph.cli import main
-from seqgraph.graph.minibatch import MiniBatchTrainer
+from seqgraph.graph.scale.train import MiniBatchTrainer
 
 from .test_reliability import exit_code
 

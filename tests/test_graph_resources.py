@@ -58,7 +58,7 @@ def test_generate_refuses_more_nodes_than_memory_holds(tmp_path, capsys, monkeyp
 
 
 def test_the_estimate_grows_with_the_graph_and_the_width():
-    from seqgraph.graph.layers import GCNConv
+    from seqgraph.graph.conv.gcn import GCNConv
 
     def need(nodes, edges, width):
         try:

@@ -3,16 +3,15 @@ import torch
 import torch.nn.functional as F
 
 from seqgraph.graph.data import to_undirected
-from seqgraph.graph.sequence import NeighbourhoodLSTM as SequenceClassifier
-from seqgraph.graph.sequence import (
+from seqgraph.graph.node.sequence import NeighbourhoodLSTM as SequenceClassifier
+from seqgraph.graph.node.sequence import (
     adjacency_lists,
     bfs_order,
     dfs_order,
-    last_states,
     neighbourhood_sequences,
     reverse_within_length,
 )
-from seqgraph.recurrent import LSTM
+from seqgraph.recurrent import LSTM, last_states
 
 from .helpers import training_losses
 

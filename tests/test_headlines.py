@@ -14,8 +14,8 @@ from seqgraph import datadir
 from seqgraph.cli import main
 from seqgraph.commands.reproduce import part1, part3
 from seqgraph.graph.datasets import load_dataset
-from seqgraph.graph.linkpred import LinkPredConfig, fit_linkpred
-from seqgraph.graph.train import default_config, fit
+from seqgraph.graph.link.train import LinkPredConfig, fit_linkpred
+from seqgraph.graph.node.train import default_config, fit
 from seqgraph.memory.train import ToyConfig, ToyTrainer
 
 

@@ -1,12 +1,13 @@
 import pytest
 import torch
+import torch_geometric.nn as pyg_nn
 
 from seqgraph.errors import InputError
 from seqgraph.graph.data import to_undirected
-from seqgraph.graph.layerwise import LayerStack, chunks, layerwise_inference
-from seqgraph.graph.models import GAT, GCN
-from seqgraph.graph.sage import GraphSAGE
-from seqgraph.graph.sampler import CSR, sample_blocks
+from seqgraph.graph.node.models import LayerStack
+from seqgraph.graph.scale.layerwise import chunks, layerwise_inference
+from seqgraph.graph.scale.sampler import sample_blocks
+from seqgraph.graph.sparse import CSR
 
 NUM_NODES, FEATURES, CLASSES = 300, 12, 4
 
@@ -21,22 +22,34 @@ def graph():
 
 
 def reference(kind):
-    """The existing two-layer model of this kind, with our stack's parameters copied into it by position."""
+    """Our two-layer stack with random weights, and the same model made of PyG's layers with those weights copied in
+    (the ReLU or ELU between them; dropout is off in eval mode)."""
     torch.manual_seed(0)
     stack = LayerStack(kind, FEATURES, 8, CLASSES, heads=3, output_heads=2)
-    if kind == "gcn":
-        model = GCN(FEATURES, 8, CLASSES, 0.5)
-    elif kind == "gat":
-        model = GAT(FEATURES, 8, CLASSES, 3, 2, 0.5)
-    else:
-        model = GraphSAGE(FEATURES, 8, CLASSES, "mean")
     with torch.no_grad():  # biases are zero at init: make them count
         for p in stack.parameters():
             p.normal_()
-    # Ensure same weights and bias: convs.0 -> conv1, convs.1 -> conv2
-    model.load_state_dict({k.replace("convs.0.", "conv1.").replace("convs.1.", "conv2."): v
-                           for k, v in stack.state_dict().items()})
-    return stack.double().eval(), model.double().eval()
+    if kind == "gcn":
+        layers = [pyg_nn.GCNConv(FEATURES, 8), pyg_nn.GCNConv(8, CLASSES)]
+    elif kind == "gat":
+        layers = [pyg_nn.GATConv(FEATURES, 8, heads=3), pyg_nn.GATConv(24, CLASSES, heads=2, concat=False)]
+    else:
+        layers = [pyg_nn.SAGEConv(FEATURES, 8), pyg_nn.SAGEConv(8, CLASSES)]
+    for ours, theirs in zip(stack.convs, layers, strict=True):
+        # Ensure same weights and bias (PyG's SAGEConv: lin_l takes the neighbours, with the bias; lin_r the node)
+        if kind == "sage":
+            theirs.load_state_dict({"lin_l.weight": ours.lin_neigh.weight, "lin_l.bias": ours.bias,
+                                    "lin_r.weight": ours.lin_self.weight})
+        else:
+            theirs.load_state_dict(ours.state_dict())
+    activation = torch.nn.functional.elu if kind == "gat" else torch.relu
+
+    def model(x, edge_index):
+        return layers[1](activation(layers[0](x, edge_index)), edge_index)
+
+    for layer in layers:
+        layer.double()
+    return stack.double().eval(), model
 
 
 @pytest.mark.parametrize("kind", ["gcn", "sage", "gat"])

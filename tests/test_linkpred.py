@@ -6,18 +6,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from seqgraph.errors import InputError
 from seqgraph.graph.data import Graph, to_undirected
-from seqgraph.graph.linkpred import (
-    GAE,
-    LinkPredConfig,
-    average_precision,
-    fit_linkpred,
-    pair_keys,
-    recommend,
-    roc_auc,
-    sample_negatives,
-    split_edges,
-    undirected_pairs,
-)
+from seqgraph.graph.link.autoencoder import GAE, recommend
+from seqgraph.graph.link.split import pair_keys, sample_negatives, split_edges, undirected_pairs
+from seqgraph.graph.link.train import LinkPredConfig, average_precision, fit_linkpred, roc_auc
 
 
 def block_graph(num_nodes=120, blocks=4, p_in=0.25, p_out=0.01, seed=0) -> Graph:

@@ -12,8 +12,8 @@ import torch.multiprocessing as mp
 
 from seqgraph.errors import InputError
 from seqgraph.graph.data import Graph, to_undirected
-from seqgraph.graph.minibatch import MiniBatchTrainer, fit_minibatch, minibatch_config, rank_slice
-from seqgraph.graph.storage import GraphStore, open_store, save_store
+from seqgraph.graph.scale.storage import GraphStore, open_store, save_store
+from seqgraph.graph.scale.train import MiniBatchTrainer, fit_minibatch, minibatch_config, rank_slice
 
 NUM_NODES, CLASSES = 150, 3
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from seqgraph.cells import LSTMCell
-from seqgraph.graph.readout import Set2Set, max_readout, mean_readout, sum_readout
+from seqgraph.graph.level.readout import Set2Set, max_readout, mean_readout, sum_readout
 
 # nodes of 4 graphs, unsorted on purpose; graph 2 has a single node
 BATCH = torch.tensor([0, 1, 0, 3, 1, 1, 2, 0, 3, 3])
@@ -79,7 +79,7 @@ def test_set2set_is_invariant_to_node_order():
 
 
 def test_deepsets_baseline_matches_its_equation_in_float64_and_ignores_edges():
-    from seqgraph.graph.classify import DeepSets
+    from seqgraph.graph.level.models import DeepSets
 
     torch.manual_seed(0)
     model = DeepSets(5, 3, hidden_channels=8).double()

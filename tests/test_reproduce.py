@@ -9,7 +9,7 @@ from seqgraph.commands.reproduce import EXPERIMENTS, PROFILES
 from seqgraph.commands.reproduce.part1 import PART1
 from seqgraph.commands.reproduce.part2 import PART2
 from seqgraph.commands.reproduce.part3 import PART3
-from seqgraph.graph import train as graph_train
+from seqgraph.graph.node import train as graph_train
 
 from .test_reproduce_page import CHROMIUM, rendered_attributes
 

@@ -3,10 +3,10 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.nn import SAGEConv as PyGSAGEConv
 
+from seqgraph.graph.conv.sage import SAGEConv, sample_neighbours
 from seqgraph.graph.data import to_undirected
-from seqgraph.graph.sage import GraphSAGE, SAGEConv, sample_neighbours
-from seqgraph.graph.sequence import last_states
-from seqgraph.recurrent import LSTM
+from seqgraph.graph.node.models import LayerStack
+from seqgraph.recurrent import LSTM, last_states
 
 from .helpers import training_losses
 
@@ -98,6 +98,6 @@ def test_graphsage_trains(aggr):
     torch.manual_seed(0)
     y = torch.tensor([0, 0, 1, 1, 0, 1])
     x = F.one_hot(y, 2).float() + 0.1 * torch.randn(6, 2)
-    model = GraphSAGE(2, 8, 2, aggr, dropout=0.0)
+    model = LayerStack("sage", 2, 8, 2, dropout=0.0, aggr=aggr)
     losses = training_losses(model, x, EDGE_INDEX, y)
     assert losses[-1] < 0.5 * losses[0]

@@ -5,8 +5,10 @@ import torch
 from scipy.stats import chisquare
 
 from seqgraph.errors import InputError
-from seqgraph.graph.data import coalesce
-from seqgraph.graph.sampler import CSR, append_new, sample_blocks, sample_neighbours
+from seqgraph.graph.data import Graph, coalesce
+from seqgraph.graph.scale.sampler import append_new, sample_blocks, sample_neighbours
+from seqgraph.graph.scale.storage import GraphStore
+from seqgraph.graph.sparse import CSR
 
 NUM_NODES = 60
 
@@ -26,9 +28,13 @@ def edge_set(edge_index):
     return set(map(tuple, edge_index.t().tolist()))
 
 
-def test_csr_holds_the_in_neighbours_and_drops_self_loops():
+def test_csr_holds_the_in_neighbours_and_a_graph_store_drops_self_loops():
     edge_index = torch.tensor([[1, 2, 0, 3, 3], [0, 0, 1, 3, 2]])  # 3 -> 3 is a self-loop
-    csr = CSR.from_edge_index(edge_index, 5)
+    assert CSR.from_edge_index(edge_index, 5).indptr.tolist() == [0, 2, 3, 4, 5, 5]  # kept as given
+    graph = Graph(edge_index, 5, x=torch.zeros(5, 1), y=torch.zeros(5, dtype=torch.long),
+                  train_mask=torch.ones(5, dtype=torch.bool), val_mask=torch.zeros(5, dtype=torch.bool),
+                  test_mask=torch.zeros(5, dtype=torch.bool))
+    csr = GraphStore.from_graph(graph).csr
     assert csr.indptr.tolist() == [0, 2, 3, 4, 4, 4] and csr.degree().tolist() == [2, 1, 1, 0, 0]
     assert sorted(csr.indices[:2].tolist()) == [1, 2] and csr.indices[2:].tolist() == [0, 3]
     assert edge_set(csr.edge_index()) == edge_set(edge_index) - {(3, 3)}

@@ -122,6 +122,9 @@ def to_csr(x: Tensor) -> Tensor:
         return x.to_sparse_csr()
 
 
+_ATTRIBUTES = ("x", "y", "train_mask", "val_mask", "test_mask")  # the optional node tensors, PyG's names too
+
+
 @dataclass
 class Graph:
     """A graph with optional node features, labels and split masks, checked on construction.
@@ -163,7 +166,14 @@ class Graph:
     def from_pyg(cls, data) -> "Graph":
         """From a PyTorch Geometric ``Data`` (or anything with its attribute names); PyG is not imported."""
         return cls(data.edge_index, data.num_nodes,
-                   **{name: getattr(data, name, None) for name in ("x", "y", "train_mask", "val_mask", "test_mask")})
+                   **{name: getattr(data, name, None) for name in _ATTRIBUTES})
+
+    def to_pyg(self):
+        """A PyTorch Geometric ``Data`` with the same tensors (needs PyG: ``pip install torch_geometric``)."""
+        from torch_geometric.data import Data
+
+        return Data(edge_index=self.edge_index, num_nodes=self.num_nodes,
+                    **{name: getattr(self, name) for name in _ATTRIBUTES if getattr(self, name) is not None})
 
     @property
     def num_edges(self) -> int:

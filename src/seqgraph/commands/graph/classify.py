@@ -5,10 +5,10 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
-from ...graph.classify import MODELS, READOUT_MODELS
-from ...graph.crossval import ClassifyConfig, check_fits, cross_validate
 from ...graph.datasets.tu import NAMES, load_tu
-from ...graph.readout import READOUTS
+from ...graph.level.models import MODELS, READOUT_MODELS
+from ...graph.level.readout import READOUTS
+from ...graph.level.train import ClassifyConfig, check_fits, cross_validate
 from ...outdir import write_json
 from ...stats import pm
 from ..common import (

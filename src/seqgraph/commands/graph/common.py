@@ -10,7 +10,7 @@ from torch import nn
 
 from ...graph.data import Graph
 from ...graph.datasets import load_dataset
-from ...graph.train import check_training_fits
+from ...graph.node.train import check_training_fits
 from ...outdir import write_json
 from ..common import Distinct, Progress, prepare_out, print_json, resolve_device, seed_value
 

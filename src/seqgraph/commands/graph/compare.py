@@ -8,10 +8,9 @@ from typing import TypedDict
 
 from torch import nn
 
-from ...graph.models import build_model
-from ...graph.sage import GraphSAGE
-from ...graph.sequence import NeighbourhoodLSTM
-from ...graph.train import NodeTrainConfig, count_parameters, default_config, fit_model
+from ...graph.node.models import LayerStack, build_model
+from ...graph.node.sequence import NeighbourhoodLSTM
+from ...graph.node.train import NodeTrainConfig, count_parameters, default_config, fit_model
 from ...stats import mean_std, pm
 from ..common import Distinct, add_run_options, positive_int, pyplot, save_figure
 from .common import GraphRun, add_dataset_options
@@ -42,9 +41,9 @@ def contenders(dataset: str) -> dict[str, Contender]:
         "gcn": Contender("GCN", default_config("gcn", dataset), build_model),
         "gat": Contender("GAT", default_config("gat", dataset), build_model),
         "sage-mean": Contender("GraphSAGE-mean", dataclasses.replace(base, model="sage-mean"),
-                               lambda c, i, k: GraphSAGE(i, c.hidden_size, k, "mean", c.dropout)),
+                               lambda c, i, k: LayerStack("sage", i, c.hidden_size, k, 2, c.dropout, aggr="mean")),
         "sage-lstm": Contender("GraphSAGE-LSTM", dataclasses.replace(base, model="sage-lstm", hidden_size=64),
-                               lambda c, i, k: GraphSAGE(i, c.hidden_size, k, "lstm", c.dropout)),
+                               lambda c, i, k: LayerStack("sage", i, c.hidden_size, k, 2, c.dropout, aggr="lstm")),
         "seq-bfs": Contender("LSTM on BFS order", dataclasses.replace(base, model="seq-bfs", hidden_size=64),
                              lambda c, i, k: NeighbourhoodLSTM(i, c.hidden_size, k, "bfs", dropout=c.dropout)),
         "seq-dfs": Contender("LSTM on DFS order", dataclasses.replace(base, model="seq-dfs", hidden_size=64),

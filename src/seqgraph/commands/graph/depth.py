@@ -5,8 +5,11 @@ import functools
 from pathlib import Path
 from typing import TypedDict
 
-from ...graph import depth
-from ...graph.train import NodeTrainConfig, fit_model
+import torch
+
+from ...graph.conv.gcn import SelfGCNConv
+from ...graph.node import depth
+from ...graph.node.train import NodeTrainConfig, fit_model
 from ...stats import mean_std, pm
 from ..common import (
     MAX_LAYERS,
@@ -22,6 +25,7 @@ from ..common import (
     save_figure,
 )
 from .common import GraphRun, add_dataset_options
+from .example import same_neighbourhood_demo
 
 
 class DepthResults(TypedDict):
@@ -74,7 +78,7 @@ def run_depth(args) -> int:
     run.prepare("graph depth", run_config, [functools.partial(build, layers=max(args.layers), variant=variant)
                                             for variant in args.variants])
 
-    demo = depth.self_weight_demo(args.seeds[0])
+    demo = self_weight_demo(args.seeds[0])
     rows = []
     total = len(args.variants) * len(args.layers) * len(args.seeds) * config.epochs
     with run.progress(total, f"depth {name}") as bar:
@@ -129,3 +133,21 @@ def plot_depth(rows: list[dict], path: Path, name: str) -> None:
         ax.set_xlabel("layers")
         ax.legend()
     save_figure(fig, path)
+
+
+def self_weight_demo(seed: int = 0) -> dict:
+    """§3.1 on :func:`~seqgraph.graph.same_neighbourhood_demo`'s graph (0-1, 0-2, 1-2, 2-3; nodes 0 and
+    1 share the closed neighbourhood {0, 1, 2}), with random features and a random :class:`SelfGCNConv`.
+
+    Returns the features, the layer's GCN sum alone (a plain GCN layer with the same ``W``: rows 0 and 1 equal)
+    and the full layer (rows 0 and 1 differ).
+    """
+    demo = same_neighbourhood_demo(seed)
+    x, edge_index = demo["x"], demo["edge_index"]  # (4, 3), (2, 8)
+    generator = torch.Generator().manual_seed(seed)
+    layer = SelfGCNConv(x.size(1), demo["gcn"].size(1)).double()
+    with torch.no_grad():
+        for weight in (layer.conv.lin.weight, layer.lin_self.weight):
+            weight.copy_(torch.randn(weight.shape, generator=generator, dtype=torch.float64))
+        return {"edge_index": edge_index, "x": x, "gcn": layer.conv(x, edge_index),
+                "self_weighted": layer(x, edge_index)}

@@ -1,8 +1,8 @@
 """`seqgraph graph generate`: a synthetic R-MAT graph with planted classes, written as memory-mapped .npy files."""
 
 from ...graph.datasets.synthetic import check_settings, generate_rmat
-from ...graph.sampler import MAX_NODES
-from ...graph.storage import open_store
+from ...graph.scale.sampler import MAX_NODES
+from ...graph.scale.storage import open_store
 from ..common import (
     MAX_SIZE,
     bounded_int,

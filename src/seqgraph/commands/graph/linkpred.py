@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import TypedDict
 
 from ...errors import InputError
-from ...graph import linkpred
+from ...graph.link.autoencoder import recommend
+from ...graph.link.split import EdgeSplit, pair_keys
+from ...graph.link.train import AUTOENCODERS, PUBLISHED, LinkPredConfig, build_autoencoder, fit_linkpred
 from ...stats import mean_std, pm
 from ..common import (
     MAX_SIZE,
@@ -44,7 +46,7 @@ TOP = 10  # links listed by --recommend
 
 
 def register(sub) -> None:
-    c = linkpred.LinkPredConfig()
+    c = LinkPredConfig()
     p = sub.add_parser(
         "linkpred", help="link prediction with a graph auto-encoder (GAE or VGAE): AUC, AP, friend suggestions",
         description="Graph auto-encoders (Kipf & Welling 2016): a two-layer GCN encoder and an inner-product "
@@ -58,7 +60,7 @@ def register(sub) -> None:
         "held-out edges. Writes DIR/results.json and DIR/curves.png (validation AUC and AP per epoch). "
         f"Defaults are the paper's: GCN {c.hidden_size} -> {c.latent}, Adam lr {c.lr}, {c.epochs} epochs.")
     add_dataset_options(p)
-    p.add_argument("--model", choices=linkpred.AUTOENCODERS, default="gae", help="the auto-encoder (default: gae)")
+    p.add_argument("--model", choices=AUTOENCODERS, default="gae", help="the auto-encoder (default: gae)")
     p.add_argument("--epochs", type=positive_int, default=c.epochs, help=f"training epochs (default: {c.epochs})")
     p.add_argument("--lr", type=learning_rate, default=c.lr, help=f"Adam learning rate (default: {c.lr})")
     p.add_argument("--hidden", type=bounded_int(MAX_SIZE), default=c.hidden_size,
@@ -81,11 +83,11 @@ def run_linkpred(args) -> int:
     graph, name = run.graph, run.name
     if args.recommend is not None and args.recommend >= graph.num_nodes:
         raise InputError(f"--recommend {args.recommend}: {name} has nodes 0 .. {graph.num_nodes - 1}")
-    config = linkpred.LinkPredConfig(model=args.model, hidden_size=args.hidden, latent=args.latent, lr=args.lr,
+    config = LinkPredConfig(model=args.model, hidden_size=args.hidden, latent=args.latent, lr=args.lr,
                                      epochs=args.epochs)
     run_config = {"dataset": args.dataset, "seeds": args.seeds, "recommend": args.recommend, "top": top,
                   **dataclasses.asdict(config)}
-    run.prepare("graph linkpred", run_config, [functools.partial(linkpred.build_autoencoder, config)])
+    run.prepare("graph linkpred", run_config, [functools.partial(build_autoencoder, config)])
 
     runs, first = [], None
     with run.progress(len(args.seeds) * config.epochs, f"{config.model} {name}") as bar:
@@ -93,7 +95,7 @@ def run_linkpred(args) -> int:
             def on_epoch(record, seed=seed):
                 bar.update(1)
                 bar.set_postfix(seed=seed, val_auc=f"{100 * record['val_auc']:.1f}")
-            result, z, split = linkpred.fit_linkpred(graph, config, seed, run.device, on_epoch)
+            result, z, split = fit_linkpred(graph, config, seed, run.device, on_epoch)
             runs.append(result)
             first = first or (z, split)
 
@@ -103,7 +105,7 @@ def run_linkpred(args) -> int:
                  "seconds_per_epoch": r.seconds_per_epoch} for r in runs]
     results = LinkPredResults(
         dataset=name, model=config.model, units="%", config=run_config, device=str(run.device),
-        published=linkpred.PUBLISHED[config.model] if name == "cora" else None,
+        published=PUBLISHED[config.model] if name == "cora" else None,
         split={"train_edges": first[1].train_pos.size(1), "val_edges": first[1].val_pos.size(1),
                "test_edges": first[1].test_pos.size(1)},
         headline="test_auc_best_val, test_ap_best_val (the paper reports the last epoch: *_last)", runs=per_seed,
@@ -114,13 +116,13 @@ def run_linkpred(args) -> int:
     return run.finish(results, "curves.png", lambda path: plot_linkpred(runs, path, title), format_linkpred(results))
 
 
-def recommendations(z, split: linkpred.EdgeSplit, node: int, top: int) -> dict:
+def recommendations(z, split: EdgeSplit, node: int, top: int) -> dict:
     """The ``top`` suggested links of ``node`` (first seed's model, its training graph), each marked ``val`` or
     ``test`` when it is a held-out edge of that split."""
-    nodes, probabilities = linkpred.recommend(z.cpu(), split.train_edge_index, node, top)
+    nodes, probabilities = recommend(z.cpu(), split.train_edge_index, node, top)
     n = split.num_nodes
     held_out = {key: name for name, pairs in (("val", split.val_pos), ("test", split.test_pos))
-                for key in linkpred.pair_keys(pairs, n).tolist()}
+                for key in pair_keys(pairs, n).tolist()}
     return {"node": node, "seed_split": "first seed", "links": [
         {"node": v, "probability": p, "held_out_edge": held_out.get(min(node, v) * n + max(node, v))}
         for v, p in zip(nodes.tolist(), probabilities.tolist(), strict=True)]}

@@ -1,6 +1,6 @@
 """`seqgraph graph train --batch-size B --fanout 25 10 ...`: the mini-batch mode of `graph train`.
 
-Neighbour-sampled blocks, exact layer-wise evaluation, data-parallel under torchrun (seqgraph.graph.minibatch).
+Neighbour-sampled blocks, exact layer-wise evaluation, data-parallel under torchrun (seqgraph.graph.scale.train).
 The graph is a Planetoid name or folder, ``amazon-photo`` (Shchur's split, drawn with each run's seed), or a folder
 of memory-mapped ``.npy`` files (``seqgraph graph generate``). A checkpoint of each seed is written after every
 epoch; Ctrl-C or SIGTERM stops after the epoch under way, and ``--resume`` continues the run in ``--out``.
@@ -14,10 +14,10 @@ from ... import checkpoint, distributed
 from ...errors import InputError
 from ...graph.datasets import load_dataset
 from ...graph.datasets.amazon import load_amazon_photo
-from ...graph.layerwise import KINDS
-from ...graph.minibatch import MiniBatchTrainer, check_fits, minibatch_config
-from ...graph.sampler import check_fanouts
-from ...graph.storage import GraphStore, is_store, open_store
+from ...graph.node.models import KINDS
+from ...graph.scale.sampler import check_fanouts
+from ...graph.scale.storage import GraphStore, is_store, open_store
+from ...graph.scale.train import MiniBatchTrainer, check_fits, minibatch_config
 from ...outdir import write_json
 from ...stats import mean_std, pm
 from ..common import (

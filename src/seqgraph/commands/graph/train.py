@@ -7,8 +7,8 @@ from typing import TypedDict
 
 from ...errors import InputError
 from ...graph.datasets import NAMES
-from ...graph.models import NODE_MODELS, build_model
-from ...graph.train import default_config, fit
+from ...graph.node.models import NODE_MODELS, build_model
+from ...graph.node.train import default_config, fit
 from ...outdir import write_json
 from ...stats import mean_std, pm
 from ..common import (

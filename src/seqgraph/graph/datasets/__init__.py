@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from ..data import Graph
-from ..storage import is_store
+from ..scale.storage import is_store
 from .planetoid import NAMES, load_planetoid, planetoid_name, read_planetoid
 
 

@@ -1,5 +1,5 @@
 r"""Large synthetic node-classification graphs: R-MAT edges with planted classes, written straight to the
-memory-mapped format of :mod:`seqgraph.graph.storage`.
+memory-mapped format of :mod:`seqgraph.graph.scale.storage`.
 
 R-MAT (Chakrabarti, Zhan & Faloutsos, "R-MAT: A Recursive Model for Graph Mining", SDM 2004), the
 generator of the Graph500 benchmark: with :math:`s` levels, each edge picks one quadrant of the adjacency
@@ -28,8 +28,8 @@ import numpy as np
 
 from ...errors import InputError
 from ...resources import check_allocation, check_disk
-from ..sampler import MAX_NODES
-from ..storage import SPLITS
+from ..scale.sampler import MAX_NODES
+from ..scale.storage import SPLITS
 
 GRAPH500 = (0.57, 0.19, 0.19)  # a, b, c; d = 1 - a - b - c
 _CHUNK = 1 << 22  # pairs per chunk

@@ -35,8 +35,8 @@ import torch
 
 from ...datadir import data_dir, fetch, verify
 from ...errors import InputError, require_regular_file
-from ..batch import GraphDataset
 from ..data import coalesce, remove_self_loops
+from ..level.batch import GraphDataset
 
 # the mirrored datasets, by the name the command line uses
 NAMES = {"mutag": "MUTAG", "proteins": "PROTEINS", "enzymes": "ENZYMES", "nci1": "NCI1", "imdb-binary": "IMDB-BINARY"}

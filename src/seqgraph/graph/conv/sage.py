@@ -1,4 +1,4 @@
-r"""GraphSAGE layers with a mean or an LSTM neighbour aggregator, and a two-layer GraphSAGE classifier.
+r"""GraphSAGE layers with a mean or an LSTM neighbour aggregator.
 
 Hamilton, Ying & Leskovec, "Inductive Representation Learning on Large Graphs" (NIPS 2017),
 https://arxiv.org/abs/1706.02216. Report §3.4: an RNN can aggregate a node's neighbours instead of a linear
@@ -6,14 +6,12 @@ sum; the LSTM is our own (:class:`seqgraph.recurrent.LSTM`, batch-first).
 """
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import InputError
-from ..recurrent import LSTM
-from .data import degree, feature_dropout, remove_self_loops
-from .layers import glorot_
-from .sequence import last_states
+from ...errors import InputError
+from ...recurrent import LSTM, last_states
+from ..data import degree, remove_self_loops
+from .inits import glorot_
 
 AGGREGATORS = ("mean", "lstm")
 
@@ -55,7 +53,7 @@ class SAGEConv(nn.Module):
     - ``lstm``: our LSTM reads up to ``num_samples`` neighbours in a random order (a fresh one every call, as
       the paper: the LSTM is not permutation invariant, so it is trained on random orders) and
       :math:`h_{N(i)}` is its state after node ``i``'s last neighbour, :math:`h(|N(i)|)`
-      (:func:`~seqgraph.graph.sequence.last_states`: padded sequences, bucketed by length; padding never
+      (:func:`~seqgraph.recurrent.last_states`: padded sequences, bucketed by length; padding never
       reaches a node's state). To keep the gathered sequences small, neighbours enter as :math:`P h_j`
       (``P``: ``in_channels -> aggr_channels``).
 
@@ -118,23 +116,3 @@ class SAGEConv(nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr={self.aggr!r})"
-
-
-class GraphSAGE(nn.Module):
-    """Two GraphSAGE layers: dropout, SAGEConv, ReLU, dropout, SAGEConv -> class logits.
-
-    ``num_samples`` is per layer (the paper's S1 = 25, S2 = 10); it matters for the LSTM aggregator only.
-    """
-
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, aggr: str = "mean",
-                 dropout: float = 0.5, num_samples: tuple[int, int] = (25, 10)):
-        super().__init__()
-        self.dropout = dropout
-        self.conv1 = SAGEConv(in_channels, hidden_channels, aggr, num_samples[0])
-        self.conv2 = SAGEConv(hidden_channels, out_channels, aggr, num_samples[1], aggr_channels=hidden_channels)
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        x = feature_dropout(x, self.dropout, self.training)
-        x = self.conv1(x, edge_index).relu()
-        x = F.dropout(x, self.dropout, self.training)
-        return self.conv2(x, edge_index)

@@ -27,49 +27,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ...errors import InputError
+from ..sparse import CSR
 
 MAX_NODES = 2**31 - 1  # node ids are hashed as 32-bit words
 _MASK = 0xFFFFFFFF
-
-
-@dataclass
-class CSR:
-    """In-neighbours by target: the sources ``j`` of node ``i``'s edges ``j -> i`` are
-    ``indices[indptr[i]:indptr[i + 1]]``.
-
-    Args:
-        indptr: ``(N + 1,)`` int64, non-decreasing, ``indptr[0] = 0``, ``indptr[N] = E``.
-        indices: ``(E,)`` int32 or int64 source ids (may be a memory-mapped array's tensor).
-    """
-
-    indptr: Tensor
-    indices: Tensor
-
-    @classmethod
-    def from_edge_index(cls, edge_index: Tensor, num_nodes: int) -> "CSR":
-        """From COO ``(2, E)`` (row 0 source, row 1 target); self-loops are dropped, repeated edges kept."""
-        src, dst = edge_index[:, edge_index[0] != edge_index[1]]
-        order = dst.argsort(stable=True)
-        counts = torch.bincount(dst, minlength=num_nodes)
-        return cls(torch.cat([counts.new_zeros(1), counts.cumsum(0)]), src[order])
-
-    @property
-    def num_nodes(self) -> int:
-        return self.indptr.numel() - 1
-
-    @property
-    def num_edges(self) -> int:
-        return self.indices.numel()
-
-    def degree(self) -> Tensor:
-        """In-degree of every node ``(N,)`` int64 (self-loops excluded, repeated edges counted)."""
-        return self.indptr[1:] - self.indptr[:-1]
-
-    def edge_index(self) -> Tensor:
-        """The COO ``(2, E)`` form, sorted by target."""
-        dst = torch.repeat_interleave(torch.arange(self.num_nodes), self.degree())
-        return torch.stack([self.indices.long(), dst])
 
 
 @dataclass

@@ -5,7 +5,7 @@ A folder holds one array per file:
 ==============  ==================  ========================================================
 file            dtype               shape
 ==============  ==================  ========================================================
-indptr.npy      int64               ``(N + 1,)``: CSR over in-edges (:class:`~seqgraph.graph.sampler.CSR`)
+indptr.npy      int64               ``(N + 1,)``: CSR over in-edges (:class:`~seqgraph.graph.sparse.CSR`)
 indices.npy     int32 or int64      ``(E,)``: the source of every edge, grouped by target
 x.npy           float32             ``(N, F)``: node features
 y.npy           int64               ``(N,)``: class labels in ``[0, C)``
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError, require_regular_file
-from .data import Graph
-from .sampler import CSR
+from ...errors import InputError, require_regular_file
+from ..data import Graph, remove_self_loops
+from ..sparse import CSR
 
 SPLITS = ("train_idx", "val_idx", "test_idx")
 _CHUNK = 1 << 24  # elements per pass when checking values
@@ -60,7 +60,7 @@ class GraphStore:
             if getattr(graph, name) is None:
                 raise InputError(f"node classification needs graph.{name}")
         x = graph.x.to_dense() if graph.x.layout != torch.strided else graph.x
-        return cls(CSR.from_edge_index(graph.edge_index, graph.num_nodes), x.float(), graph.y.long(),
+        return cls(CSR.from_edge_index(remove_self_loops(graph.edge_index), graph.num_nodes), x.float(), graph.y.long(),
                    *(getattr(graph, f"{name}_mask").nonzero().squeeze(1) for name in ("train", "val", "test")))
 
     def arrays(self) -> dict[str, Tensor]:

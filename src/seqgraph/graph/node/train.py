@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import InputError, NonFiniteLossError
-from ..resources import check_graph_model_fits
-from ..seeding import seed_everything
-from .data import Graph, to_csr
+from ...errors import InputError, NonFiniteLossError
+from ...resources import check_graph_model_fits
+from ...seeding import seed_everything
+from ..data import Graph, to_csr
 from .models import NODE_MODELS, build_model
 
 

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import InputError
-from ..recurrent import LSTM
-from .data import feature_dropout, remove_self_loops, to_undirected
-from .layers import glorot_
+from ...errors import InputError
+from ...recurrent import LSTM, last_states
+from ..conv.inits import glorot_
+from ..data import feature_dropout, remove_self_loops, to_undirected
 
 ORDERS = ("bfs", "dfs")
 
@@ -76,27 +76,6 @@ def neighbourhood_sequences(edge_index: Tensor, num_nodes: int, order: str = "bf
     for root, o in enumerate(orders):
         index[root, : len(o)] = torch.tensor(o)
     return index, lengths
-
-
-def last_states(lstm: LSTM, h: Tensor, index: Tensor, lengths: Tensor) -> Tensor:
-    """Run ``lstm`` over the sequence of rows of ``h`` ``(N, F)`` that each row of ``index`` ``(B, L)`` names
-    (``-1`` after the end) and return its state after each sequence's last element, ``(B, H)``: the output at
-    step ``lengths[b]``, or 0 where ``lengths[b]`` is 0.
-
-    Sequences are bucketed by length (1, 2, 3-4, 5-8, ...) and each bucket is padded to its own longest: a
-    short sequence never runs the steps of a long one. The LSTM is causal, so padding after a sequence's
-    end never reaches its state at its own length. The rows are gathered with ``index_select``: the backward
-    of ``h[index]`` accumulates repeated rows in an order that varies with the threads on a CPU.
-    """
-    out = h.new_zeros(index.size(0), lstm.hidden_size)
-    bucket = torch.ceil(torch.log2(lengths.clamp(min=1).double())).long()  # (B,)
-    for b in bucket[lengths > 0].unique().tolist():
-        rows = ((bucket == b) & (lengths > 0)).nonzero().squeeze(1)  # (B_b,)
-        n = lengths[rows]  # (B_b,)
-        nodes = index[rows, : int(n.max())].clamp(min=0)  # (B_b, T_b)
-        outputs, _ = lstm(h.index_select(0, nodes.flatten()).view(*nodes.shape, -1))  # h(1..T_b)   (B_b, T_b, H)
-        out = out.index_copy(0, rows, outputs[torch.arange(rows.numel(), device=rows.device), n - 1])
-    return out
 
 
 class NeighbourhoodLSTM(nn.Module):

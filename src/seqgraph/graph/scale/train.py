@@ -3,7 +3,7 @@ r"""Mini-batch node classification on neighbour-sampled blocks, data-parallel un
 Each epoch shuffles the training nodes (seeded by the run's seed and the epoch) and cuts them into global
 batches of ``batch_size`` seed nodes. Every process takes its contiguous slice of each global batch
 (:mod:`seqgraph.distributed`; the last, shorter batch is split as evenly as it goes), samples its blocks
-(:func:`~seqgraph.graph.sampler.sample_blocks`, keyed by seed, epoch and step), gathers the rows of the
+(:func:`~seqgraph.graph.scale.sampler.sample_blocks`, keyed by seed, epoch and step), gathers the rows of the
 features it needs and takes a step of Adam through DistributedDataParallel. The loss of a rank is its sum
 of cross-entropies times :math:`W / B` for a global batch of :math:`B` nodes on :math:`W` ranks, so the
 gradient that DDP averages is the one of the global batch's mean loss,
@@ -14,8 +14,8 @@ gradient that DDP averages is the one of the global batch's mean loss,
 whatever the split. A node's sampled neighbourhood does not depend on the batch it is in, so without
 dropout W processes train the parameters of one process, to rounding. (Dropout masks are each rank's own.)
 
-Evaluation is exact layer-wise inference (:func:`~seqgraph.graph.layerwise.layerwise_inference`) over every
-node; the headline is the test accuracy at the best validation epoch, as in :mod:`seqgraph.graph.train`.
+Evaluation is exact layer-wise inference (:func:`~seqgraph.graph.scale.layerwise.layerwise_inference`) over every
+node; the headline is the test accuracy at the best validation epoch, as in :mod:`seqgraph.graph.node.train`.
 :class:`MiniBatchTrainer` owns its state: ``state_dict()`` is a checkpoint at an epoch boundary (with every
 rank's random state, which draws the dropout masks), and a run resumed from it continues exactly as the
 uninterrupted run.
@@ -30,14 +30,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .. import distributed
-from ..errors import InputError, NonFiniteLossError
-from ..resources import check_graph_model_fits
-from ..seeding import rng_state, seed_everything, set_rng_state
-from .layerwise import KINDS, LayerStack, layerwise_inference
+from ... import distributed
+from ...errors import InputError, NonFiniteLossError
+from ...resources import check_graph_model_fits
+from ...seeding import rng_state, seed_everything, set_rng_state
+from ..node.models import KINDS, LayerStack
+from ..node.train import RunResult, default_config
+from .layerwise import layerwise_inference
 from .sampler import check_fanouts, mix, sample_blocks
 from .storage import GraphStore
-from .train import RunResult, default_config
 
 KIND = "graph-minibatch"
 
@@ -62,7 +63,7 @@ class MiniBatchConfig:
 
 
 def minibatch_config(model: str, **overrides) -> MiniBatchConfig:
-    """The full-batch papers' hyperparameters (:func:`~seqgraph.graph.train.default_config`) for GCN and GAT;
+    """The full-batch papers' hyperparameters (:func:`~seqgraph.graph.node.train.default_config`) for GCN and GAT;
     GraphSAGE-mean with 64 hidden features; then ``overrides``."""
     if model not in KINDS:
         raise InputError(f"unknown model {model!r}; choose one of {', '.join(KINDS)}")

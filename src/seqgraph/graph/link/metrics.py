@@ -5,7 +5,7 @@ r"""Scores of a ranking: the area under the ROC curve and average precision, com
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ...errors import InputError
 
 
 def roc_auc(scores: Tensor, labels: Tensor) -> float:

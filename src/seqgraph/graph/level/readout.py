@@ -1,7 +1,7 @@
 r"""Graph readouts: one vector per graph from its nodes' vectors (report §3.3, graph-level outputs).
 
 A batch is a disjoint union of graphs with ``batch`` ``(N,)`` giving each node's graph
-(:mod:`seqgraph.graph.batch`), so a readout is a segment reduction over ``batch``: for graph ``b``,
+(:mod:`seqgraph.graph.level.batch`), so a readout is a segment reduction over ``batch``: for graph ``b``,
 
 .. math::
     h_b^{sum} = \sum_{v:\,batch_v = b} h_v, \qquad h_b^{mean} = \frac{h_b^{sum}}{|\{v: batch_v = b\}|}, \qquad
@@ -13,8 +13,8 @@ A graph without nodes reads out as zeros. :class:`Set2Set` is the learned readou
 import torch
 from torch import Tensor, nn
 
-from ..cells import LSTMCell
-from ..errors import InputError
+from ...cells import LSTMCell
+from ...errors import InputError
 
 
 def sum_readout(h: Tensor, batch: Tensor, num_graphs: int) -> Tensor:

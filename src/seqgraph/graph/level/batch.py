@@ -4,7 +4,7 @@ A batch of graphs ``G_1 .. G_B`` is their disjoint union: one :class:`~seqgraph.
 ids are offset so that graph ``b``'s nodes come after those of graphs ``1 .. b-1``, and a vector ``batch``
 ``(N,)`` that gives each node's graph (PyG's ``Batch`` convention). A message-passing layer then needs no
 change: no edge joins two graphs, so no message crosses between them; a readout reduces over the nodes of
-each graph (:mod:`seqgraph.graph.readout`).
+each graph (:mod:`seqgraph.graph.level.readout`).
 
 :class:`GraphDataset` keeps every graph concatenated once: node features ``x`` ``(N_total, F)``, edges in
 local node ids (``0 .. n_g - 1`` within their graph) ``(2, E_total)``, and the offsets ``node_ptr``,
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..errors import InputError
-from .data import Graph, degree
-from .sparse import SparseAdjacency
+from ...errors import InputError
+from ..data import Graph, degree
+from ..sparse import CSR, Adjacency
 
 
 @dataclass
@@ -35,11 +35,33 @@ class GraphBatch:
     batch: Tensor
     y: Tensor
     num_graphs: int
-    adjacency: SparseAdjacency
+    adjacency: Adjacency
 
     def to(self, device: torch.device | str) -> "GraphBatch":
         return GraphBatch(self.graph.to(device), self.batch.to(device), self.y.to(device), self.num_graphs,
                           self.adjacency.to(device))
+
+    @classmethod
+    def from_pyg(cls, batch) -> "GraphBatch":
+        """From a PyTorch Geometric ``Batch`` (its ``x``, ``edge_index``, ``batch`` vector and graph labels ``y``);
+        PyG is not imported."""
+        graph = Graph(batch.edge_index, batch.num_nodes, x=batch.x)
+        return cls(graph, batch.batch, batch.y, batch.num_graphs, Adjacency(graph.edge_index, graph.num_nodes))
+
+    def to_pyg(self):
+        """The same graphs as a PyTorch Geometric ``Batch``, made by ``Batch.from_data_list`` from each graph on its
+        own (node ids from 0), so that it can be split again with ``to_data_list``."""
+        from torch_geometric.data import Batch, Data
+
+        counts = torch.bincount(self.batch, minlength=self.num_graphs)  # nodes per graph   (B,)
+        start = torch.cumsum(counts, 0) - counts
+        owner = self.batch[self.graph.edge_index[0]]  # each edge's graph   (E,)
+        graphs = []
+        for b in range(self.num_graphs):
+            edges = self.graph.edge_index[:, owner == b] - start[b]
+            nodes = slice(int(start[b]), int(start[b] + counts[b]))
+            graphs.append(Data(x=self.graph.x[nodes], edge_index=edges, y=self.y[b:b + 1], num_nodes=int(counts[b])))
+        return Batch.from_data_list(graphs)
 
 
 def ranges(start: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
@@ -162,7 +184,9 @@ class GraphDataset:
         # source_order permutes edges within each graph's block, so edge_owner still applies
         by_source = self.edge_index[:, self.source_order[edge_ids]] + offset[edge_owner]
         graph = Graph(edge_index, node_ids.numel(), x=self.x[node_ids])
-        adjacency = SparseAdjacency.from_sorted(edge_index, by_source, graph.num_nodes)
+        n = graph.num_nodes
+        adjacency = Adjacency(edge_index, n, by_target=CSR.from_sorted(edge_index[1], edge_index[0], n),
+                              by_source=CSR.from_sorted(by_source[0], by_source[1], n))
         return GraphBatch(graph, batch, self.y[index], index.numel(), adjacency)
 
 

@@ -30,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import InputError, NonFiniteLossError
-from ..resources import check_graph_model_fits
-from ..seeding import seed_everything
+from ...errors import InputError, NonFiniteLossError
+from ...resources import check_graph_model_fits
+from ...seeding import seed_everything
 from .batch import GraphDataset, minibatches
-from .classify import build_model
+from .models import build_model
 
 
 @dataclass

@@ -1,17 +1,18 @@
 r"""Graph classification models: GIN, GCN with a readout, GIN with Set2Set, and two structure-agnostic baselines.
 
-Every model maps a batch of graphs (their disjoint union, :mod:`seqgraph.graph.batch`) to class scores:
+Every model maps a batch of graphs (their disjoint union, :mod:`seqgraph.graph.level.batch`) to class scores:
 ``forward(x, edge_index, batch, num_graphs) -> (B, C)``, ``x`` ``(N, F)``, ``edge_index`` ``(2, E)`` or, faster,
-a :class:`~seqgraph.graph.sparse.SparseAdjacency` (a batch's ``adjacency``).
+an :class:`~seqgraph.graph.sparse.Adjacency` (a batch's ``adjacency``).
 """
 
 import torch
 from torch import Tensor, nn
 
-from ..errors import InputError
-from .layers import GCNConv, propagate
+from ...errors import InputError
+from ..conv.gcn import GCNConv
+from ..conv.gin import GINConv
+from ..sparse import Adjacency
 from .readout import READOUTS, Set2Set, sum_readout
-from .sparse import SparseAdjacency
 
 MODELS = ("gin", "gin-eps", "gcn", "gin-set2set", "baseline", "deepsets")
 READOUT_MODELS = ("gin", "gin-eps", "gcn")  # the models whose readout is a choice of READOUTS
@@ -29,55 +30,6 @@ def mlp(in_channels: int, hidden_channels: int, out_channels: int, num_layers: i
     return nn.Sequential(*layers)
 
 
-class GINConv(nn.Module):
-    r"""The graph isomorphism layer of Xu, Hu, Leskovec & Jegelka, "How Powerful are Graph Neural Networks?"
-    (ICLR 2019), https://arxiv.org/abs/1810.00826, eq. (4.1):
-
-    .. math::
-        h_v^{(k)} = \mathrm{MLP}^{(k)}\Big((1 + \epsilon^{(k)}) \cdot h_v^{(k-1)} + \sum_{u \in N(v)} h_u^{(k-1)}\Big)
-        \qquad (4.1)
-
-    The sum over neighbours is injective on multisets (Lemma 5), which makes GIN as powerful as the
-    Weisfeiler-Lehman test (Theorem 3). GIN-0 fixes :math:`\epsilon = 0`; GIN-ε learns it (``train_eps``).
-    PyG's names: ``nn`` is the MLP, ``eps`` the parameter or buffer :math:`\epsilon`.
-
-    Args:
-        nn: the MLP :math:`\mathrm{MLP}^{(k)}`, ``(N, F) -> (N, F')``.
-        eps: the initial (or fixed) :math:`\epsilon`.
-        train_eps: learn :math:`\epsilon` (GIN-ε) instead of keeping it fixed (GIN-0 when ``eps=0``).
-
-    Shapes: ``x`` ``(N, F)``, ``edge_index`` ``(2, E)`` (row 0 source u, row 1 target v) or a
-    :class:`~seqgraph.graph.sparse.SparseAdjacency` (the same sum as a sparse product) -> ``(N, F')``.
-    """
-
-    def __init__(self, nn: nn.Module, eps: float = 0.0, train_eps: bool = False):
-        super().__init__()
-        self.nn = nn
-        self.initial_eps = eps
-        if train_eps:
-            self.eps = torch.nn.Parameter(torch.empty(1))
-        else:
-            self.register_buffer("eps", torch.empty(1))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        for module in self.nn.modules():
-            if module is not self.nn and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-        self.eps.data.fill_(self.initial_eps)
-
-    def forward(self, x: Tensor, edge_index: Tensor | SparseAdjacency) -> Tensor:
-        if isinstance(edge_index, SparseAdjacency):
-            neighbours = edge_index.propagate(x)  # Σ_{u ∈ N(v)} h_u   (N, F)
-        else:
-            neighbours = propagate(x, edge_index[0], edge_index[1])
-        # (4.1)
-        return self.nn((1 + self.eps) * x + neighbours)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(nn={self.nn})"
-
-
 class GraphClassifier(nn.Module):
     r"""A GNN with a readout of every layer, concatenated: Xu et al. (2019), eq. (4.2).
 
@@ -90,10 +42,10 @@ class GraphClassifier(nn.Module):
     counts the input layer (GIN's "5 GNN layers (including the input layer)" is ``K = 4``).
 
     - ``conv="gin"``: :class:`GINConv` with a 2-layer MLP (GIN-0, or GIN-ε with ``train_eps``);
-    - ``conv="gcn"``: :class:`~seqgraph.graph.layers.GCNConv` (Kipf & Welling 2017, SPEC eqs. 44-48), the
+    - ``conv="gcn"``: :class:`~seqgraph.graph.conv.gcn.GCNConv` (Kipf & Welling 2017, SPEC eqs. 44-48), the
       report's GCN layer used for graph-level outputs;
     - ``readout``: ``sum`` (GIN's choice, injective on multisets), ``mean``, ``max`` or ``set2set``
-      (:class:`~seqgraph.graph.readout.Set2Set`, one per layer, output 2× the layer's width).
+      (:class:`~seqgraph.graph.level.readout.Set2Set`, one per layer, output 2× the layer's width).
 
     GIN's code applies the dropout to each layer's scores after its own linear map; here it is applied to
     :math:`h_G` before the single linear map, which equals the sum of per-layer linear maps without dropout.
@@ -128,8 +80,8 @@ class GraphClassifier(nn.Module):
             return self.set2sets[k](h, batch, num_graphs)
         return READOUTS[self.readout](h, batch, num_graphs)
 
-    def forward(self, x: Tensor, edge_index: Tensor | SparseAdjacency, batch: Tensor, num_graphs: int) -> Tensor:
-        if isinstance(edge_index, SparseAdjacency) and any(isinstance(c, GCNConv) for c in self.convs):
+    def forward(self, x: Tensor, edge_index: Tensor | Adjacency, batch: Tensor, num_graphs: int) -> Tensor:
+        if isinstance(edge_index, Adjacency) and any(isinstance(c, GCNConv) for c in self.convs):
             edge_index = edge_index.edge_index  # GCNConv normalises by degrees from the edge list
         h = x
         pooled = [self.read(0, h, batch, num_graphs)]
