@@ -9,14 +9,14 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export SEQGRAPH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint docs install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip setuptools wheel
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,6 +24,11 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/seqgraph reproduce --profile quick --out report
 	@echo "Open report/index.html (report/report.md has the same content)."
+
+# The manual, built as the test suite builds it: every page read afresh (-E), every tutorial run, warnings as errors.
+docs: install
+	$(BIN)/sphinx-build -W --keep-going -E -b html docs docs/_build/html
+	@echo "Open docs/_build/html/index.html."
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks results

@@ -8,6 +8,11 @@ from seqgraph.datadir import data_dir
 from .helpers import TEXT
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: trains or launches processes for seconds to minutes; "
+                            "`pytest -m \"not slow\"` leaves these out for a quick loop (make test runs everything)")
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """The suite's models are tiny: one thread is faster than two (no synchronisation), is not slowed down by
@@ -30,7 +35,11 @@ def shared_data():
 def missing_mirror():
     """Skip a test that needs the data mirror; on CI (which always has ../shared beside the clone) fail instead, so
     that a broken path cannot turn the data tests into silent skips."""
-    message = "data mirror not found: set SEQGRAPH_DATA (the Makefile does)"
+    missing_reference("data mirror not found: set SEQGRAPH_DATA (the Makefile does)")
+
+
+def missing_reference(message: str):
+    """Skip a test whose reference (data, a package the Makefile installs) is missing here; fail on CI."""
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

@@ -17,3 +17,4 @@ def training_losses(model, x, edge_index, y, steps: int = 30, lr: float = 0.05) 
         optimizer.step()
         losses.append(loss.item())
     return losses
+

@@ -30,6 +30,7 @@ def page_faults_per_step(setting: str) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_kept_memory_is_not_faulted_back_every_step():
     if not hasattr(ctypes.CDLL(ctypes.util.find_library("c")), "mallopt"):
         pytest.skip("the C library has no glibc mallopt")

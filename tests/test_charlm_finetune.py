@@ -39,6 +39,7 @@ def pretrained(tmp_path_factory):
     return run(trainer(source, steps=80)).state_dict(resumable=False)
 
 
+@pytest.mark.slow
 def test_fine_tuning_beats_the_same_steps_from_scratch(pretrained, tmp_path):
     target = corpus_of(tmp_path, "target.txt", TARGET, vocab=pretrained["vocab"])
     tuned = run(trainer(target, pretrained))

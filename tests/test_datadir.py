@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from seqgraph import datadir
+from seqgraph.cli import main
 from seqgraph.errors import InputError
 
 
@@ -97,3 +98,23 @@ def test_existing_file_with_wrong_checksum_is_refused(pinned, tmp_path):
     target.write_bytes(b"not the pinned file")
     with pytest.raises(InputError, match="wrong sha256"):
         datadir.fetch(relpath, root=tmp_path / "data")
+
+
+def test_citeseer_and_cora_files_are_all_pinned():
+    suffixes = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
+    for name in ("cora", "citeseer"):
+        assert all(len(datadir.CHECKSUMS[f"planetoid/{name}/ind.{name}.{s}"]) == 64 for s in suffixes)
+
+
+def test_a_data_directory_file_without_a_pin_is_used_with_a_one_line_warning(tmp_path, capsys):
+    folder = tmp_path / "planetoid" / "pubmed"
+    folder.mkdir(parents=True)
+    for s in ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"):
+        (folder / f"ind.pubmed.{s}").write_bytes(b"not a pickle")
+    code = main(["graph", "train", "--dataset", "pubmed", "--data-dir", str(tmp_path), "--epochs", "1",
+                 "--seeds", "0", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    warnings = [line for line in err.splitlines() if "warning:" in line]
+    assert warnings and all(line.endswith("it is used unverified") for line in warnings), err
+    assert "Traceback" not in err

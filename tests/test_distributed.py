@@ -4,7 +4,9 @@ The two ranks are launched as torchrun launches them (RANK, WORLD_SIZE, LOCAL_RA
 environment) and run the real commands in sequence, so that the processes start once. The gradient is clipped
 hard (--max-norm 0.01 clips every step): clipping a rank's own gradient before averaging would break the match.
 The 2-process text run is stopped by a SIGTERM to rank 1 alone after step 3 and resumed: both ranks must stop
-after the same step, rank 0 must write the checkpoint, and the resumed run must still match.
+after the same step, rank 0 must write the checkpoint, and the resumed run must still match. The memory task and
+mini-batch graph training are stopped the same way and resumed, and must end bitwise where an uninterrupted
+2-process run ends.
 """
 
 import contextlib
@@ -27,12 +29,18 @@ from seqgraph import checkpoint, distributed
 from seqgraph.charlm.train import Trainer
 from seqgraph.cli import main
 from seqgraph.errors import InputError
+from seqgraph.graph.scale.train import MiniBatchTrainer
+from seqgraph.memory.train import ToyTrainer
 
 TEXT = "the people of the union govern the states, and the states govern the towns.\n" * 40
 TEXT_ARGS = ["text", "train", "--batch", "8", "--seq-len", "10", "--hidden", "16", "--embedding", "8", "--seed", "3",
              "--lr", "0.01", "--max-norm", "0.01", "--eval-every", "3", "--checkpoint-every", "2"]
+MINIBATCH_ARGS = ["graph", "train", "--model", "sage", "--batch-size", "16", "--fanout", "4", "4", "--hidden", "8",
+                  "--epochs", "3", "--seeds", "0", "1"]
 TOY_ARGS = ["toy", "--task", "randomcomb", "--length", "3", "--seeds", "1", "--hidden", "16", "--batch", "16",
             "--lr", "0.05", "--max-norm", "0.01", "--max-steps", "6", "--eval-batches", "2", "--eval-batch-size", "8"]
+
+pytestmark = pytest.mark.slow  # every test starts processes
 
 
 def free_port() -> int:
@@ -41,31 +49,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def sigterm_rank_1_after(step: int):
-    """Trainer.train_step that sends SIGTERM to rank 1's own process after ``step``."""
-    train_step = Trainer.train_step
+def sigterm_rank_1_after(cls, method: str, counter: str, value: int):
+    """``cls.method`` (a training step or epoch) that sends SIGTERM to rank 1's own process once ``counter`` (the
+    trainer's step or epoch) reaches ``value``."""
+    original = getattr(cls, method)
 
     def patched(self):
-        log = train_step(self)
-        if self.step == step and distributed.rank() == 1:
+        out = original(self)
+        if getattr(self, counter) == value and distributed.rank() == 1:
             os.kill(os.getpid(), signal.SIGTERM)
-        return log
-    return patched
+        return out
+    return mock.patch.object(cls, method, patched)
+
+
+# the commands of the spawned ranks that are stopped by a SIGTERM to rank 1 alone, by their index in ``argvs``
+INTERRUPTED = {0: (Trainer, "train_step", "step", 3), 4: (ToyTrainer, "train_step", "step", 3),
+               6: (MiniBatchTrainer, "train_epoch", "epoch", 1)}
 
 
 def rank_main(rank: int, ports: list[int], argvs: list[list[str]], report: str) -> None:
-    """One rank: each command in its own process group, with its exit code and stderr recorded; the first one
-    is interrupted after step 3."""
+    """One rank: each command in its own process group, with its exit code and stderr recorded; those of
+    ``INTERRUPTED`` are stopped part-way by a SIGTERM to rank 1."""
     torch.set_num_threads(1)
     os.environ.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1")
     runs = []
     for i, (port, argv) in enumerate(zip(ports, argvs, strict=True)):
         os.environ["MASTER_PORT"] = str(port)
         err = io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), \
-                mock.patch.object(Trainer, "train_step", sigterm_rank_1_after(3) if i == 0 else Trainer.train_step):
+        interrupt = sigterm_rank_1_after(*INTERRUPTED[i]) if i in INTERRUPTED else contextlib.nullcontext()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), interrupt:
             code = main(argv)
-        runs.append({"code": code, "stderr": err.getvalue()})
+        out = argv[argv.index("--out") + 1] if "--out" in argv else None
+        files = sorted(os.listdir(out)) if out and os.path.isdir(out) else []
+        runs.append({"code": code, "stderr": err.getvalue(), "files": files})
     with open(f"{report}.{rank}.json", "w") as f:
         json.dump(runs, f)
 
@@ -77,6 +93,9 @@ def runs(tmp_path_factory):
     corpus = root / "book.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     text = [*TEXT_ARGS, "--corpus", str(corpus)]
+    graph = root / "graph"
+    assert main(["graph", "generate", "--nodes", "600", "--edges", "4000", "--features", "8", "--out", str(graph)]) == 0
+    minibatch = [*MINIBATCH_ARGS, "--dataset", str(graph)]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     assert main([*text, "--steps", "6", "--out", str(root / "one" / "text")]) == 0
@@ -87,6 +106,11 @@ def runs(tmp_path_factory):
         [*text, "--steps", "6", "--resume", str(root / "two" / "text")],  # resumed with the same world size
         [*TOY_ARGS, "--out", str(root / "two" / "toy")],
         [*text, "--steps", "2", "--batch", "5", "--out", str(root / "two" / "odd")],
+        [*TOY_ARGS, "--out", str(root / "two" / "toy-stopped")],  # stopped after step 3
+        [*TOY_ARGS, "--resume", "--out", str(root / "two" / "toy-stopped")],
+        [*minibatch, "--out", str(root / "two" / "graph-stopped")],  # stopped after epoch 1 of seed 0
+        [*minibatch, "--resume", "--out", str(root / "two" / "graph-stopped")],
+        [*minibatch, "--out", str(root / "two" / "graph")],
     ]
     mp.spawn(rank_main, ([free_port() for _ in argvs], argvs, str(root / "report")), nprocs=2)
     reports = [json.loads((root / f"report.{rank}.json").read_text()) for rank in (0, 1)]
@@ -127,6 +151,43 @@ def test_toy_two_processes_match_one_process(runs):
         assert a["eval_accuracy"] == b["eval_accuracy"]
 
 
+def assert_stopped_together_and_resumed(reports, stopped: int, where: str) -> None:
+    """Command ``stopped`` (SIGTERM to rank 1 alone) ended on both ranks with 143, rank 0 printing the resume hint
+    once and rank 1 nothing; the resumed command ``stopped + 1`` finished on both."""
+    assert [rank[stopped]["code"] for rank in reports] == [128 + signal.SIGTERM] * 2
+    assert where in reports[0][stopped]["stderr"] and "--resume" in reports[0][stopped]["stderr"]
+    assert "Traceback" not in reports[0][stopped]["stderr"] + reports[1][stopped]["stderr"]
+    assert [rank[stopped + 1]["code"] for rank in reports] == [0, 0]
+
+
+def test_toy_stopped_on_one_process_stops_on_both_and_resumes_bitwise(runs):
+    root, reports = runs
+    assert_stopped_together_and_resumed(reports, 4, "")
+    assert "results.json" not in reports[0][4]["files"]
+    resumed, whole = (checkpoint.load(root / "two" / d / "checkpoints" / "length3-seed1.pt")
+                      for d in ("toy-stopped", "toy"))
+    assert resumed["trainer"]["step"] == whole["trainer"]["step"]
+    for key, value in whole["trainer"]["model"].items():
+        assert torch.equal(resumed["trainer"]["model"][key], value), key
+
+
+def test_minibatch_stopped_on_one_process_stops_on_both_and_resumes_bitwise(runs):
+    root, reports = runs
+    assert_stopped_together_and_resumed(reports, 6, "stopped at epoch 1 of seed 0")
+    assert "results.json" not in reports[0][6]["files"]  # nothing claims a finished run
+    assert "checkpoint-seed1.pt" not in reports[0][6]["files"]  # no process went on to the next seed
+    assert [rank[8]["code"] for rank in reports] == [0, 0]
+    for seed in (0, 1):
+        resumed, whole = (checkpoint.load(root / "two" / d / f"checkpoint-seed{seed}.pt")
+                          for d in ("graph-stopped", "graph"))
+        assert resumed["epoch"] == whole["epoch"] == 3 and resumed["world_size"] == 2
+        for key, value in whole["model"].items():
+            assert torch.equal(resumed["model"][key], value), (seed, key)
+    stopped = json.loads((root / "two" / "graph-stopped" / "results.json").read_text())
+    assert stopped["test_acc_best_val"] == json.loads((root / "two" / "graph" / "results.json").read_text())[
+        "test_acc_best_val"]
+
+
 def test_global_batch_not_divisible_by_world_size_exits_2_on_every_rank(runs):
     _, reports = runs
     for rank in reports:
@@ -152,7 +213,6 @@ def test_one_process_is_not_distributed():
     assert distributed.main_first(lambda: 7) == 7
 
 
-@pytest.mark.skipif(not os.environ.get("FULL_TEST"), reason="starts torchrun (slow); FULL_TEST=1 runs it")
 def test_torchrun_launches_two_ranks(tmp_path):
     corpus = tmp_path / "book.txt"
     corpus.write_text(TEXT, encoding="utf-8")

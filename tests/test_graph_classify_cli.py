@@ -4,7 +4,8 @@ import pytest
 
 from seqgraph.cli import main
 from seqgraph.commands.graph.classify import format_table
-from tests.test_tu import tu_root  # noqa: F401 (a fixture)
+
+from .test_graph_datasets_tu import tu_root  # noqa: F401 (a fixture)
 
 
 def classify(argv: list[str]) -> int:

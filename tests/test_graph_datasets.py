@@ -15,12 +15,14 @@ from seqgraph.graph.datasets.ogb import read_ogb_node
 from seqgraph.graph.datasets.synthetic import generate_rmat
 from seqgraph.graph.scale.storage import GraphStore, open_store, save_store
 
+from .conftest import missing_mirror
+
 
 @pytest.fixture(scope="module")
 def photo_path():
     path = data_dir() / "npz" / "amazon_electronics_photo.npz"
     if not path.is_file():
-        pytest.skip("data mirror not found: set SEQGRAPH_DATA")
+        missing_mirror()
     return path
 
 

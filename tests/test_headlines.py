@@ -10,13 +10,13 @@ import json
 
 import pytest
 
-from seqgraph import datadir
 from seqgraph.cli import main
-from seqgraph.commands.reproduce import part1, part3
 from seqgraph.graph.datasets import load_dataset
 from seqgraph.graph.link.train import LinkPredConfig, fit_linkpred
 from seqgraph.graph.node.train import default_config, fit
 from seqgraph.memory.train import ToyConfig, ToyTrainer
+
+pytestmark = pytest.mark.slow  # every test trains for seconds
 
 
 @pytest.fixture(scope="module")
@@ -51,37 +51,3 @@ def test_quick_text_model_after_200_steps_on_democracy(shared_data, tmp_path, ca
     assert main(argv) == 0
     results = json.loads(capsys.readouterr().out)
     assert results["final_val"]["step"] == 200 and results["final_val"]["loss"] < 2.05
-
-
-def verdicts(blocks) -> list[str]:
-    return [text for kind, text, *_ in blocks if kind == "p" and "the report**" in text]
-
-
-def test_reproduce_verdicts_of_its_deterministic_sections(capsys):
-    assert main(["params", "--model", "lstm", "--input-dim", "32", "--hidden", "128", "--classes", "10",
-                 "--json"]) == 0
-    params = verdicts(part1._render_params(json.loads(capsys.readouterr().out), None, "smoke"))
-    assert main(["graph", "example", "--json"]) == 0
-    example = verdicts(part3._render_example(json.loads(capsys.readouterr().out), None, "smoke"))
-    assert len(params) == 1 and len(example) >= 2
-    assert all("**matches the report**" in text for text in params + example), params + example
-
-
-def test_citeseer_and_cora_files_are_all_pinned():
-    suffixes = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
-    for name in ("cora", "citeseer"):
-        assert all(len(datadir.CHECKSUMS[f"planetoid/{name}/ind.{name}.{s}"]) == 64 for s in suffixes)
-
-
-def test_a_data_directory_file_without_a_pin_is_used_with_a_one_line_warning(tmp_path, capsys):
-    folder = tmp_path / "planetoid" / "pubmed"
-    folder.mkdir(parents=True)
-    for s in ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index"):
-        (folder / f"ind.pubmed.{s}").write_bytes(b"not a pickle")
-    code = main(["graph", "train", "--dataset", "pubmed", "--data-dir", str(tmp_path), "--epochs", "1",
-                 "--seeds", "0", "--out", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 2
-    warnings = [line for line in err.splitlines() if "warning:" in line]
-    assert warnings and all(line.endswith("it is used unverified") for line in warnings), err
-    assert "Traceback" not in err

@@ -92,6 +92,7 @@ def test_resume_refuses_a_folder_without_a_run(tmp_path, capsys):
     assert not (tmp_path / "missing").exists() and not any((tmp_path / "empty").iterdir())
 
 
+@pytest.mark.slow
 def test_interrupted_runs_resume_bitwise_exactly(tmp_path, monkeypatch):
     args = ["--length", "5", "--seeds", "1", "--max-steps", "200", "--checkpoint-every", "5", "--stop-rule", "literal",
             "--run-to-max"]

@@ -1,10 +1,10 @@
 """Issue 8 through the command line: real processes stopped and resumed, non-finite losses, bad input, determinism.
 
 Covered elsewhere and not repeated here: SIGKILL of a real `text train` (and SIGTERM) in test_text_cli.py, SIGKILL
-of a real `toy` process and an in-process SIGTERM in test_toy_cli.py, the same toy command twice in test_toy_cli.py,
+of a real `toy` process, an in-process SIGTERM and the same toy command twice in test_memory_cli.py,
 empty/missing/undecodable/short corpora, unknown prompt characters, corrupt `--checkpoint` files and invalid numbers
-of `text` in test_text_cli.py, property tests of the task generators in test_tasks.py and of the graph code in
-test_fuzz.py.
+of `text` in test_text_cli.py, property tests of the task generators in test_memory_tasks.py and of the graph code in
+test_graph_fuzz.py.
 """
 
 import json
@@ -71,6 +71,7 @@ def assert_same_parameters(a: dict, b: dict):
 
 # ------------------------------------------------------------------------------- signals and exact resume
 
+@pytest.mark.slow
 def test_text_ctrl_c_saves_where_it_stopped_and_resumes_bitwise(tmp_path):
     corpus = tmp_path / "book.txt"
     corpus.write_text(TEXT, encoding="utf-8")
@@ -94,6 +95,7 @@ def test_text_ctrl_c_saves_where_it_stopped_and_resumes_bitwise(tmp_path):
         assert a[key] == b[key], key
 
 
+@pytest.mark.slow
 def test_toy_ctrl_c_saves_where_it_stopped_and_resumes_bitwise(tmp_path):
     assert main([*TOY_RUN, "--out", str(tmp_path / "straight")]) == 0
 

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from seqgraph.cli import build_parser, main
-from seqgraph.commands.reproduce import EXPERIMENTS, PROFILES
+from seqgraph.commands.reproduce import EXPERIMENTS, PROFILES, part1, part3
 from seqgraph.commands.reproduce.part1 import PART1
 from seqgraph.commands.reproduce.part2 import PART2
 from seqgraph.commands.reproduce.part3 import PART3
@@ -21,6 +21,7 @@ def smoke_report(tmp_path_factory, shared_data):
     return out
 
 
+@pytest.mark.slow
 def test_smoke_profile_writes_every_section(smoke_report):
     page = (smoke_report / "index.html").read_text()
     markdown = (smoke_report / "report.md").read_text()
@@ -102,3 +103,17 @@ def test_report_figures_render_in_headless_chromium(smoke_report):
     attributes = rendered_attributes(smoke_report / "index.html")
     assert int(attributes["data-images"]) >= 10
     assert attributes["data-broken-images"] == "0"
+
+
+def verdicts(blocks) -> list[str]:
+    return [text for kind, text, *_ in blocks if kind == "p" and "the report**" in text]
+
+
+def test_reproduce_verdicts_of_its_deterministic_sections(capsys):
+    assert main(["params", "--model", "lstm", "--input-dim", "32", "--hidden", "128", "--classes", "10",
+                 "--json"]) == 0
+    params = verdicts(part1._render_params(json.loads(capsys.readouterr().out), None, "smoke"))
+    assert main(["graph", "example", "--json"]) == 0
+    example = verdicts(part3._render_example(json.loads(capsys.readouterr().out), None, "smoke"))
+    assert len(params) == 1 and len(example) >= 2
+    assert all("**matches the report**" in text for text in params + example), params + example

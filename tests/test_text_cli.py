@@ -176,6 +176,7 @@ def straight(corpus_file, tmp_path_factory):
     return checkpoint.load(out / "checkpoint.pt")["model"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_interrupted_run_resumes_to_bitwise_identical_parameters(corpus_file, straight, tmp_path, sig):
     args = ["text", "train", "--corpus", str(corpus_file), *TINY, *INTERRUPTED]

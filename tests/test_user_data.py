@@ -121,6 +121,7 @@ def test_a_crafted_planetoid_matrix_is_refused_in_one_line(tmp_path, forge):
 
 # ------------------------------------------------------------------ 3. progress is never thrown away
 
+@pytest.mark.slow
 def test_text_rerun_without_resume_refuses_instead_of_starting_over(tmp_path, book, capsys):
     args = ["text", "train", "--corpus", str(book), *TEXT_TINY, "--steps", "400", "--checkpoint-every", "5",
             "--out", str(tmp_path / "run")]
@@ -132,6 +133,7 @@ def test_text_rerun_without_resume_refuses_instead_of_starting_over(tmp_path, bo
     assert snapshot(tmp_path / "run") == before
 
 
+@pytest.mark.slow
 def test_toy_rerun_without_resume_refuses_instead_of_starting_over(tmp_path, capsys):
     out = tmp_path / "run"
     argv = [*TOY_RUN, "--out", str(out)]
@@ -144,6 +146,7 @@ def test_toy_rerun_without_resume_refuses_instead_of_starting_over(tmp_path, cap
 
 # ------------------------------------------------------------------------ 4. one run per folder
 
+@pytest.mark.slow
 def test_a_second_run_into_the_same_folder_exits_2_naming_the_first(tmp_path, book):
     out = tmp_path / "run"
     argv = ["text", "train", "--corpus", str(book), *TEXT_TINY, "--steps", "100000", "--out", str(out)]

@@ -1,7 +1,8 @@
 """Files that are replaced whole or not at all.
 
 Every file seqgraph writes into an output folder (checkpoints, ``results.json``, ``run.json``, the corpus cache,
-``samples.md``) is written to a temporary file in the same folder, flushed to disk, renamed over the old one and
+``samples.md``) or into the data directory (downloads, a TU archive's members, each once its checksum matched) is
+written to a temporary file in the same folder, flushed to disk, renamed over the old one and
 the folder entry flushed too: a crash, a full disk or ``kill -9`` leaves the old file or the new one, never half
 of one. The temporary files are named ``.<name>.<random>`` so that they never look like results.
 """

@@ -1,4 +1,5 @@
-r"""One time step of each recurrent cell of SPEC Part 1, written from its equations with ``nn.Parameter``.
+r"""One time step of each recurrent cell of the report's Part 1, written from its equations (:doc:`/equations`)
+with ``nn.Parameter``.
 
 A cell's ``forward(x, state)`` takes one time step ``x`` of shape ``(B, I)`` and returns the new state:
 ``h`` of shape ``(B, H)`` for :class:`RNNCell` and :class:`GRUCell`, ``(h, c)`` for the two LSTMs. A missing
@@ -12,9 +13,10 @@ equations: the layers run them in the fused loops of :mod:`seqgraph.fused`, whos
 passes the tests tie to these cells stepped by hand.
 
 The weights of all gates are fused as in ``torch.nn``: ``weight_ih`` stacks the input matrices of the
-gates, ``weight_hh`` the recurrent ones, ``bias`` the biases (one per gate, as in SPEC; ``torch.nn`` keeps
-two, ``bias_ih`` and ``bias_hh``, whose sum is this one). Each class docstring maps SPEC's symbols to
-slices of these tensors. Weights are Kaiming-normal (fan-in mode) and biases zero (SPEC, Table 2).
+gates, ``weight_hh`` the recurrent ones, ``bias`` the biases (one per gate, as in the equations; ``torch.nn``
+keeps two, ``bias_ih`` and ``bias_hh``, whose sum is this one). Each class docstring maps the equations'
+symbols to slices of these tensors. Weights are Kaiming-normal (fan-in mode) and biases zero (the assignment's
+:ref:`Table 2 <table-2>`).
 """
 
 import math
@@ -49,8 +51,8 @@ class _Cell(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # Kaiming normal per matrix of SPEC: std sqrt(2 / fan_in), fan_in = the width of the matrix. The
-        # fused tensors stack SPEC's matrices along rows, so their fan-in is that of each stacked matrix.
+        # Kaiming normal per matrix of the equations: std sqrt(2 / fan_in), fan_in = the width of the matrix.
+        # The fused tensors stack those matrices along rows, so their fan-in is that of each stacked matrix.
         nn.init.kaiming_normal_(self.weight_ih)
         nn.init.kaiming_normal_(self.weight_hh)
         if self.bias is not None:
@@ -76,7 +78,7 @@ class _Cell(nn.Module):
 
 
 class RNNCell(_Cell):
-    r"""The vanilla (Elman) RNN cell, SPEC eq. (1).
+    r"""The vanilla (Elman) RNN cell, :ref:`eq. (1) <eq-rnn>`.
 
     .. math::
         h(t) = \tanh(W_{hx} x(t) + W_{hh} h(t-1) + b_h)    \qquad (1)
@@ -101,7 +103,8 @@ class RNNCell(_Cell):
 
 
 class LSTMCell(_Cell):
-    r"""The LSTM cell of SPEC eq. (4)-(9) (Hochreiter & Schmidhuber 1997, with a forget gate), no peepholes.
+    r"""The LSTM cell of :ref:`eq. (4)-(9) <eq-lstm>` (Hochreiter & Schmidhuber 1997, with a forget gate), no
+    peepholes.
 
     .. math::
         g(t) &= \tanh(W_{gx} x(t) + W_{gh} h(t-1) + b_g)      \qquad (4) \\
@@ -117,14 +120,14 @@ class LSTMCell(_Cell):
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$ and $c(t)$.
 
-    Parameters, SPEC's matrices stacked by rows (H each) in ``torch.nn.LSTM``'s gate order i, f, g, o::
+    Parameters, the equations' matrices stacked by rows (H each) in ``torch.nn.LSTM``'s gate order i, f, g, o::
 
         weight_ih (4H, I) = [W_ix; W_fx; W_gx; W_ox]
         weight_hh (4H, H) = [W_ih; W_fh; W_gh; W_oh]
         bias      (4H)    = [b_i;  b_f;  b_g;  b_o ]
 
-    so that e.g. ``W_gx = weight_ih[2H:3H]`` and ``b_f = bias[H:2H]``. Mind the names: SPEC's $W_{ih}$ is the
-    input gate's recurrent matrix, ``weight_hh[0:H]``; torch's ``weight_ih`` holds the input matrices.
+    so that e.g. ``W_gx = weight_ih[2H:3H]`` and ``b_f = bias[H:2H]``. Mind the names: the equations' $W_{ih}$ is
+    the input gate's recurrent matrix, ``weight_hh[0:H]``; torch's ``weight_ih`` holds the input matrices.
 
     Shapes: ``x`` ``(B, I)``, state ``(h, c)`` each ``(B, H)`` -> ``(h, c)``.
     """
@@ -156,9 +159,9 @@ class LSTMCell(_Cell):
     def from_torch(cls, module: nn.LSTM | nn.LSTMCell, reverse: bool = False) -> "LSTMCell":
         """A cell holding the weights of a ``torch.nn.LSTMCell`` or of a one-layer ``torch.nn.LSTM``.
 
-        ``torch.nn`` uses the same gate order (i, f, g, o) and two bias vectors per gate set; SPEC has one
-        bias per gate, their sum ``bias_ih + bias_hh``. ``reverse=True`` takes the backward direction of a
-        bidirectional ``nn.LSTM`` (its ``*_reverse`` parameters).
+        ``torch.nn`` uses the same gate order (i, f, g, o) and two bias vectors per gate set; the equations
+        have one bias per gate, their sum ``bias_ih + bias_hh``. ``reverse=True`` takes the backward direction of
+        a bidirectional ``nn.LSTM`` (its ``*_reverse`` parameters).
         """
         name = f"{cls.__name__}.from_torch"
         if not isinstance(module, (nn.LSTM, nn.LSTMCell)):
@@ -183,7 +186,8 @@ class LSTMCell(_Cell):
 
 class GRUCell(_Cell):
     r"""The gated recurrent unit of Cho et al. 2014, "Learning Phrase Representations using RNN
-    Encoder-Decoder for Statistical Machine Translation", https://arxiv.org/abs/1406.1078, SPEC eq. (29)-(32).
+    Encoder-Decoder for Statistical Machine Translation", https://arxiv.org/abs/1406.1078,
+    :ref:`eq. (29)-(32) <eq-gru>`.
 
     .. math::
         z(t) &= \sigma(W_z [h(t-1), x(t)])                                \qquad (29) \\
@@ -194,17 +198,17 @@ class GRUCell(_Cell):
     The reset gate is applied to $h(t-1)$ *before* the recurrent product, as in the paper and char-rnn's
     GRU.lua. ``torch.nn.GRU`` applies it *after*: $n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))$,
     and interpolates the other way round, $h = (1 - z) \odot n + z \odot h(t-1)$; so the two do not agree
-    even with the same weights. As in SPEC (and the paper) the equations have no biases, so neither has
+    even with the same weights. As in the assignment (and the paper) the equations have no biases, so neither has
     this cell; the embedding in front of it gives every input symbol its own offset anyway.
 
     Args:
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$.
 
-    Parameters: each of SPEC's matrices acts on $[h(t-1), x(t)]$ and is split in its $h$ and $x$ columns,
+    Parameters: each of the equations' matrices acts on $[h(t-1), x(t)]$ and is split in its $h$ and $x$ columns,
     ``W_z = [weight_hh[0:H], weight_ih[0:H]]``, ``W_r = [weight_hh[H:2H], weight_ih[H:2H]]``,
     ``W = [weight_hh[2H:3H], weight_ih[2H:3H]]``; ``weight_ih`` is ``(3H, I)``, ``weight_hh`` ``(3H, H)``.
-    Their Kaiming-normal initialisation uses the fan-in of SPEC's matrices, ``H + I``.
+    Their Kaiming-normal initialisation uses the fan-in of the equations' matrices, ``H + I``.
 
     Shapes: ``x`` ``(B, I)``, state ``h`` ``(B, H)`` -> ``h`` ``(B, H)``.
     """
@@ -216,7 +220,7 @@ class GRUCell(_Cell):
         super().__init__(input_size, hidden_size, bias=False)
 
     def reset_parameters(self) -> None:
-        # SPEC's W_z, W_r and W are (H, H + I) matrices: one Kaiming std for both of their column blocks
+        # the equations' W_z, W_r and W are (H, H + I) matrices: one Kaiming std for both of their column blocks
         std = math.sqrt(2 / (self.hidden_size + self.input_size))
         nn.init.normal_(self.weight_ih, std=std)
         nn.init.normal_(self.weight_hh, std=std)
@@ -237,8 +241,8 @@ class GRUCell(_Cell):
 
 
 class PeepholeLSTMCell(_Cell):
-    r"""The peephole LSTM of SPEC eq. (35)-(39) (Gers & Schmidhuber 2000, "Recurrent Nets that Time and
-    Count", https://doi.org/10.1109/IJCNN.2000.861302), in SPEC's form: the gates look at the cell state
+    r"""The peephole LSTM of :ref:`eq. (35)-(39) <eq-peephole>` (Gers & Schmidhuber 2000, "Recurrent Nets that Time and
+    Count", https://doi.org/10.1109/IJCNN.2000.861302), in the assignment's form: the gates look at the cell state
     $c(t-1)$ through full matrices, and $h$ is not fed back at all.
 
     .. math::
@@ -252,7 +256,7 @@ class PeepholeLSTMCell(_Cell):
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$ and $c(t)$.
 
-    Parameters, SPEC's matrices stacked by rows (H each) in the LSTM's order i, f, cell input, o; the
+    Parameters, the equations' matrices stacked by rows (H each) in the LSTM's order i, f, cell input, o; the
     peephole matrices act on $c(t-1)$ and (38) has none for the cell input::
 
         weight_ih (4H, I) = [W_ix; W_fx; W_cx; W_ox]

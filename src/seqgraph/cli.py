@@ -20,11 +20,11 @@ from .errors import InputError, NonFiniteLossError
 
 # Each module defines ``register(subparsers)``, which adds its parser(s) with ``func`` set.
 COMMAND_MODULES = (
-    "params",
+    "memory.params",
     "text",
     "graph",
-    "toy",
-    "gradients",
+    "memory.toy",
+    "memory.gradients",
     "reproduce",
 )
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqgraph {args.command}: error: {e}", file=sys.stderr)
         return 3
     except KeyboardInterrupt as e:
-        print(f"seqgraph {args.command}: interrupted", file=sys.stderr)
+        print(f"seqgraph {args.command}: {getattr(e, 'message', 'interrupted')}", file=sys.stderr)
         return 128 + getattr(e, "signum", signal.SIGINT)
     except BrokenPipeError:
         # the reader of our output left (`seqgraph ... | head`): silence the flush at exit, as a shell tool would

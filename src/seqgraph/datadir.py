@@ -11,11 +11,11 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 import warnings
 from pathlib import Path
 
+from .atomic import replacing
 from .errors import InputError
 
 _UVADLC = (
@@ -151,21 +151,17 @@ def _download(url: str, path: Path, relpath: str) -> None:
     """``url`` to ``path`` through a temporary file beside it, renamed into place once its checksum matched; on
     failure the folders made for it are removed again, so a failed download leaves the data directory as it was."""
     made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]  # deepest first
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile(dir=path.parent, delete=False)
     try:
-        with tmp:
+        with replacing(path) as tmp:  # removed on any error, renamed into place once the block succeeds
             try:
-                with urllib.request.urlopen(url, timeout=60) as response:
-                    shutil.copyfileobj(response, tmp)
+                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as f:
+                    shutil.copyfileobj(response, f)
             except OSError as e:
                 raise InputError(f"{relpath} is not in {path.parent} and could not be downloaded from {url}: {e}") \
                     from e
-        verify(Path(tmp.name), relpath)
+            verify(tmp, relpath)
     except BaseException:  # a refused download, a bad checksum, a dropped connection, Ctrl-C
-        os.unlink(tmp.name)
         for folder in made:
             with contextlib.suppress(OSError):  # not empty: another process is filling it
                 folder.rmdir()
         raise
-    os.replace(tmp.name, path)

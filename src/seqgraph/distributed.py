@@ -105,6 +105,14 @@ def shard(batch_size: int) -> slice:
     return slice(rank() * local, (rank() + 1) * local)
 
 
+def part(size: int) -> slice:
+    """This rank's contiguous part of a global batch of ``size`` rows, for a batch that need not split equally (the
+    last, shorter batch of an epoch): parts of ``ceil(size / W)`` rows, the last ones shorter or empty."""
+    local = -(-size // world_size())
+    start = min(size, rank() * local)
+    return slice(start, min(size, start + local))
+
+
 def check_world_size(saved: int, path) -> None:
     """Refuse to resume a checkpoint written by another number of processes.
 

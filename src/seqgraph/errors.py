@@ -10,11 +10,13 @@ from pathlib import Path
 
 
 class Interrupted(KeyboardInterrupt):
-    """Training stopped by a signal after saving its checkpoint. Exit code 128 + the signal's number."""
+    """Training stopped by a signal after saving its checkpoint. Exit code 128 + the signal's number; ``message``
+    (say, how to resume) is printed in place of "interrupted"."""
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int, message: str = "interrupted"):
         super().__init__(signum)
         self.signum = signum
+        self.message = message
 
 
 class InputError(ValueError):

@@ -1,1 +1,1 @@
-"""Character-level language model (SPEC Part 2): data, model, training."""
+"""Character-level language model (the report's Part 2, :doc:`/text`): data, model, training."""

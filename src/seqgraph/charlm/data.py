@@ -1,4 +1,4 @@
-"""Character corpora: read once, encode once, draw training windows (SPEC Part 2).
+"""Character corpora: read once, encode once, draw training windows (the report's Part 2).
 
 A corpus is any UTF-8 text file (a BOM is stripped) or a named book of the data directory. Project
 Gutenberg's header and licence are cut at their ``*** START OF`` / ``*** END OF`` lines unless asked

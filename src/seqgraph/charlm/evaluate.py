@@ -1,7 +1,7 @@
 r"""Scoring a text: the standard left-to-right loss, and the per-window loss of training's windows.
 
 The loss is the cross-entropy of predicting every character of ``data`` but the first from those before it
-(SPEC eq. 42–43), in nats per character; bits per character are nats / ln 2.
+(:ref:`eq. (42)-(43) <eq-loss>`), in nats per character; bits per character are nats / ln 2.
 
 - :func:`stream_score`, the standard figure of character-level language modelling (as char-rnn and the
   literature report it): the text read left to right in one pass, the state carried from window to window.

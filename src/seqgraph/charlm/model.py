@@ -1,4 +1,4 @@
-"""A character-level language model: embedding → stacked recurrent layers → linear (SPEC Part 2).
+"""A character-level language model: embedding → stacked recurrent layers → linear (the report's Part 2).
 
 Batch-first throughout: inputs ``(B, T)`` of character indices, logits ``(B, T, V)``, and a state that is a
 tuple of ``(L, B, H)`` tensors: ``(h, c)`` for the LSTMs, ``(h,)`` for the GRU and the vanilla RNN.
@@ -39,9 +39,10 @@ class CharLM(nn.Module):
         e_t = E[x_t], \quad h^{(l)}_t, c^{(l)}_t = \mathrm{LSTM}^{(l)}(h^{(l-1)}_t, (h^{(l)}_{t-1}, c^{(l)}_{t-1})),
         \quad p_t = W_{ph} h^{(L)}_t + b_p, \quad \hat y_t = \mathrm{softmax}(p_t)
 
-    with the LSTM equations (4–9) of SPEC Part 1 (gate order i, f, g, o), inside ``nn.LSTM`` for
-    ``cell="torch-lstm"`` and in :class:`seqgraph.recurrent.LSTM` for ``cell="lstm"``; ``"gru"`` (eq. 29–32)
-    and ``"rnn"`` (eq. 1) carry ``h`` alone. Dropout acts on every layer's output during training.
+    with the LSTM of :ref:`eq. (4)-(9) <eq-lstm>` (gate order i, f, g, o), inside ``nn.LSTM`` for
+    ``cell="torch-lstm"`` and in :class:`seqgraph.recurrent.LSTM` for ``cell="lstm"``; ``"gru"``
+    (:ref:`eq. (29)-(32) <eq-gru>`) and ``"rnn"`` (:ref:`eq. (1) <eq-rnn>`) carry ``h`` alone. Dropout acts on
+    every layer's output during training.
 
     Args:
         config: sizes and the cell (:class:`CharLMConfig`).

@@ -1,6 +1,6 @@
 r"""Training the character model: teacher forcing on stateful or random windows, validation, samples, checkpoints.
 
-The loss of a window is the cross-entropy averaged over its T steps (SPEC eq. 42–43):
+The loss of a window is the cross-entropy averaged over its T steps (:ref:`eq. (42)-(43) <eq-loss>`):
 
 .. math::
     L_t = -\log \hat y_t[x_{t+1}] \quad (42), \qquad L = \frac{1}{T} \sum_{t=1}^{T} L_t \quad (43)

@@ -9,7 +9,7 @@ as in PyG's ``gcn_norm`` (and ``torch.sparse`` coalescing, which sums). :func:`c
 :func:`to_undirected` and the Planetoid loader apply) turns it into a simple graph; on coalesced input
 every normalisation here equals the textbook one with a 0/1 adjacency matrix.
 
-Self-loops: ``Ã = A + I`` (SPEC eq. 45) is built by dropping the self-loops ``A`` already has and
+Self-loops: ``Ã = A + I`` (:ref:`eq. (45) <eq-gcn>`) is built by dropping the self-loops ``A`` already has and
 adding exactly one per node, as PyG's ``add_remaining_self_loops`` does for unweighted graphs, so
 a node never counts itself twice.
 """
@@ -74,7 +74,7 @@ def degree(index: Tensor, num_nodes: int, dtype: torch.dtype = torch.float) -> T
 
 def gcn_norm(edge_index: Tensor, num_nodes: int, self_loop_weight: float = 1.0,
              dtype: torch.dtype = torch.float) -> tuple[Tensor, Tensor]:
-    """The pieces of Â = D̃^-1/2 Ã D̃^-1/2 (SPEC eqs. 45-47) without materialising it.
+    """The pieces of Â = D̃^-1/2 Ã D̃^-1/2 (:ref:`eq. (45)-(47) <eq-gcn>`) without materialising it.
 
     With Ã = A + w·I (``w = self_loop_weight``; 1 in eq. 45, 2 in Kipf & Welling's "improved"
     variant), D̃_ii = Σ_j Ã_ij = in-degree(i) + w, and

@@ -1,4 +1,4 @@
-r"""Sequence classifiers of SPEC Part 1: embedding -> recurrent layer -> linear -> log-softmax.
+r"""Sequence classifiers of the report's Part 1: embedding -> recurrent layer -> linear -> log-softmax.
 
 The classifier reads integer symbols ``(B, T)``, embeds them (``nn.Embedding``), runs a recurrent layer of
 :mod:`seqgraph.recurrent` and predicts one label per sequence from the last hidden state,
@@ -6,8 +6,8 @@ The classifier reads integer symbols ``(B, T)``, embeds them (``nn.Embedding``),
 .. math::
     p = W_{ph} h(T) + b_p, \qquad \log \hat y = \log \mathrm{softmax}(p)
 
-(SPEC eq. 2, 10-11, 33-34, 40-41); the BiLSTM uses $H = [h_{fwd}(T); h_{bwd}(1)]$ instead of $h(T)$
-(eq. 14-28). It returns log-probabilities, for ``nll_loss``.
+(eq. (2), (10)-(11), (33)-(34), (40)-(41) of :doc:`/equations`); the BiLSTM uses $H = [h_{fwd}(T); h_{bwd}(1)]$
+instead of $h(T)$ (:ref:`eq. (14)-(28) <eq-bilstm>`). It returns log-probabilities, for ``nll_loss``.
 """
 
 import math
@@ -20,9 +20,10 @@ from ..recurrent import GRU, LSTM, RNN, BiLSTM, PeepholeLSTM
 
 _LAYERS = {"rnn": RNN, "lstm": LSTM, "bilstm": BiLSTM, "gru": GRU, "peeplstm": PeepholeLSTM}
 CLASSIFIERS = tuple(_LAYERS)  # ("rnn", "lstm", "bilstm", "gru", "peeplstm")
-# how the recurrent layer's matrices start (the report does not say; README, "Why the steps differ")
+# how the recurrent layer's matrices start (the report does not say; the manual's memory tasks page,
+# "Why the steps differ")
 INITIALISATIONS = {
-    "kaiming": "Kaiming-normal matrices, zero biases (SPEC Table 2; the cells' own initialisation)",
+    "kaiming": "Kaiming-normal matrices, zero biases (the assignment's Table 2; the cells' own initialisation)",
     "torch": "torch.nn's: every weight and bias uniform in ±1/√H",
     "kaiming-xw": "Kaiming-normal with the fans of (in, out) matrices used as x @ W: std √(2 / rows of our W)",
 }
@@ -51,7 +52,8 @@ class SequenceClassifier(nn.Module):
         num_classes: $N_{out}$, the number of labels.
 
     The embedding dimension is ``rnn.input_size``. The head's weight $W_{ph}$ is Kaiming-normal and its
-    bias $b_p$ zero (SPEC, Table 2); the embedding keeps ``nn.Embedding``'s N(0, 1) initialisation.
+    bias $b_p$ zero (the assignment's :ref:`Table 2 <table-2>`); the embedding keeps ``nn.Embedding``'s N(0, 1)
+    initialisation.
     ``reset_parameters`` leaves ``rnn`` alone: it initialised itself, or holds weights loaded on purpose.
 
     Shapes: ``x`` ``(B, T)`` integers -> log-probabilities ``(B, num_classes)``.

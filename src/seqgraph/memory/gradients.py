@@ -1,4 +1,4 @@
-r"""Gradient flow through time (SPEC Part 1, "Gradient flow"; report §1.1).
+r"""Gradient flow through time (report §1.1, :ref:`eq-gradients`).
 
 The loss $\mathcal{L}$ is computed from the last hidden state $h(T)$ only, so its gradient reaches an
 earlier state through the chain of Jacobians

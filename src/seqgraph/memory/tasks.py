@@ -1,4 +1,4 @@
-"""Synthetic memory tasks of the report (SPEC Part 1, "Synthetic tasks"), generated on the fly.
+"""Synthetic memory tasks of the report (its Part 1), generated on the fly.
 
 There is no fixed dataset: every call to ``batch(batch_size, generator)`` draws a fresh batch from a
 ``numpy.random.Generator``, so training accuracy is measured on unseen examples and a run is fully

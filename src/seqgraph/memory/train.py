@@ -1,4 +1,5 @@
-"""The report's training protocol for the synthetic tasks (SPEC Part 1, "Hyperparameters and protocol").
+"""The report's training protocol for the synthetic tasks (the assignment's :ref:`Table 2 <table-2>` and
+the termination rule).
 
 One :class:`ToyTrainer` trains one classifier of :mod:`seqgraph.memory.classifier` on one task of
 :mod:`seqgraph.memory.tasks` with one seed: Adam on fresh batches, cross-entropy on the log-probabilities,
@@ -69,7 +70,7 @@ STOP_RULES = {
 }
 
 LOSSES = {
-    "nll": "the negative log-likelihood of the log-softmax outputs (SPEC eq. 42-43)",
+    "nll": "the negative log-likelihood of the log-softmax outputs (eq. 42-43 of the manual's Equations page)",
     "softmax-twice": "cross-entropy applied to the probabilities, so softmax is taken twice (a common slip)",
 }
 

@@ -1,4 +1,4 @@
-"""`seqgraph graph ...`: graph neural networks (SPEC Part 3), one module per sub-command.
+"""`seqgraph graph ...`: graph neural networks (the report's Part 3), one module (or package) per sub-command.
 
 Each module in ``SUBCOMMANDS`` has ``register(sub)``, which adds its parser to ``sub`` with
 ``set_defaults(func=...)``; a new sub-command is a new module added to that list.
@@ -11,9 +11,10 @@ SUBCOMMANDS = ("train", "example", "linkpred", "depth", "compare", "classify", "
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "graph", help="graph neural networks: GCN and GAT node classification, link prediction, depth, "
-        "RNN-vs-GNN comparison, the report's worked example",
-        description="Graph convolutional (GCN) and graph attention (GAT) networks written from their equations.")
+        "graph", help="graph neural networks: node classification (full batch or mini-batch), link prediction, "
+        "depth, RNN-vs-GNN comparison, graph classification, large synthetic graphs, the report's worked example",
+        description="Graph neural networks written from their equations: GCN, GAT, GraphSAGE and GIN layers, trained "
+        "on node, link and graph-level tasks, on one machine or data-parallel under torchrun.")
     sub = parser.add_subparsers(dest="graph_command", metavar="SUBCOMMAND")
     sub.required = True
     add_subcommands(sub)

@@ -11,21 +11,19 @@ from ...graph.level.readout import READOUTS
 from ...graph.level.train import ClassifyConfig, check_fits, cross_validate
 from ...outdir import write_json
 from ...stats import pm
-from ..common import (
+from ..flags import (
     MAX_LAYERS,
     MAX_SIZE,
-    add_run_options,
     bounded_int,
     learning_rate,
     nonnegative_int,
     positive_float,
     positive_int,
-    prepare_out,
     probability,
-    pyplot,
-    resolve_device,
-    save_figure,
 )
+from ..options import add_run_options, resolve_device
+from ..output import prepare_out
+from ..plots import pyplot, save_figure
 from .common import GraphRun, finish
 
 # Test accuracy (%), mean ± std over 10 folds. Xu et al., "How Powerful are Graph Neural Networks?" (ICLR 2019),

@@ -12,7 +12,10 @@ from ...graph.data import Graph
 from ...graph.datasets import load_dataset
 from ...graph.node.train import check_training_fits
 from ...outdir import write_json
-from ..common import Distinct, Progress, prepare_out, print_json, resolve_device, seed_value
+from ..flags import Distinct, seed_value
+from ..options import resolve_device
+from ..output import prepare_out, print_json
+from ..progress import Progress
 
 
 def add_dataset_options(p, seeds: int = 10) -> None:

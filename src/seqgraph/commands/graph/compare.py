@@ -12,7 +12,9 @@ from ...graph.node.models import LayerStack, build_model
 from ...graph.node.sequence import NeighbourhoodLSTM
 from ...graph.node.train import NodeTrainConfig, count_parameters, default_config, fit_model
 from ...stats import mean_std, pm
-from ..common import Distinct, add_run_options, positive_int, pyplot, save_figure
+from ..flags import Distinct, positive_int
+from ..options import add_run_options
+from ..plots import pyplot, save_figure
 from .common import GraphRun, add_dataset_options
 
 

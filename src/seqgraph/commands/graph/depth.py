@@ -11,19 +11,18 @@ from ...graph.conv.gcn import SelfGCNConv
 from ...graph.node import depth
 from ...graph.node.train import NodeTrainConfig, fit_model
 from ...stats import mean_std, pm
-from ..common import (
+from ..flags import (
     MAX_LAYERS,
     MAX_SIZE,
     Distinct,
-    add_run_options,
     bounded_int,
     learning_rate,
     nonnegative_float,
     positive_int,
     probability,
-    pyplot,
-    save_figure,
 )
+from ..options import add_run_options
+from ..plots import pyplot, save_figure
 from .common import GraphRun, add_dataset_options
 from .example import same_neighbourhood_demo
 

@@ -16,7 +16,9 @@ from torch import Tensor
 
 from ...graph.conv.gcn import GCNConv
 from ...graph.data import Graph, normalized_adjacency, to_undirected
-from ..common import add_json_option, bounded_int, print_json, seed_value
+from ..flags import bounded_int, seed_value
+from ..options import add_json_option
+from ..output import print_json
 
 MAX_EXAMPLE_STEPS = 1000  # each one printed
 NODES = "ABCDEF"

@@ -3,16 +3,8 @@
 from ...graph.datasets.synthetic import check_settings, generate_rmat
 from ...graph.scale.sampler import MAX_NODES
 from ...graph.scale.storage import open_store
-from ..common import (
-    MAX_SIZE,
-    bounded_int,
-    nonnegative_int,
-    positive_float,
-    positive_int,
-    prepare_out,
-    print_json,
-    share,
-)
+from ..flags import MAX_SIZE, bounded_int, nonnegative_int, positive_float, positive_int, share
+from ..output import prepare_out, print_json
 
 
 def register(sub) -> None:

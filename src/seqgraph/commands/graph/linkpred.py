@@ -10,16 +10,9 @@ from ...graph.link.autoencoder import recommend
 from ...graph.link.split import EdgeSplit, pair_keys
 from ...graph.link.train import AUTOENCODERS, PUBLISHED, LinkPredConfig, build_autoencoder, fit_linkpred
 from ...stats import mean_std, pm
-from ..common import (
-    MAX_SIZE,
-    add_run_options,
-    bounded_int,
-    learning_rate,
-    nonnegative_int,
-    positive_int,
-    pyplot,
-    save_figure,
-)
+from ..flags import MAX_SIZE, bounded_int, learning_rate, nonnegative_int, positive_int
+from ..options import add_run_options
+from ..plots import pyplot, save_figure
 from .common import GraphRun, add_dataset_options
 
 

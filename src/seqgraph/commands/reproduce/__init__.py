@@ -18,7 +18,10 @@ from pathlib import Path
 from ... import outdir
 from ...datadir import data_dir
 from ...errors import InputError, Interrupted
-from ..common import Distinct, Progress, add_data_dir_option, add_device_option, prepare_out, print_json
+from ..flags import Distinct
+from ..options import add_data_dir_option, add_device_option
+from ..output import prepare_out, print_json
+from ..progress import Progress
 from . import page, part1, part2, part3
 from .experiment import PROFILES, Experiment
 

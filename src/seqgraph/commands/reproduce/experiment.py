@@ -6,6 +6,9 @@ Commands that write a folder get ``--out``, ``--force`` and ``--device``; the ot
 (``json_stdout``) get ``--json`` and their output is stored as ``results.json``. The command module
 runs them in order, skipping those whose results are already there, so an interrupted run resumes.
 
+The command lines come from one builder per command (``toy_argv`` in :mod:`.part1` and the like), which
+``results/render.py`` also uses for the command under each table of the manual, through :func:`command_line`.
+
 Profiles: ``smoke`` (seconds, tiny configurations, for the test suite), ``quick`` (≤ 15 minutes on a
 2-core CPU, smaller text model and fewer seeds where needed, said on the page) and ``full`` (the
 report's exact configurations).
@@ -30,6 +33,13 @@ class Experiment:
     json_stdout: bool = False  # the command prints its results with --json instead of writing --out
     reads_data: bool = False  # the command takes --data-dir
     profiles: tuple[str, ...] = PROFILES  # the profiles that run it
+
+
+def command_line(argv: list[str], out: str | None = None, one_thread: bool = False) -> str:
+    """``argv`` as the shell line that runs it: ``seqgraph ARGV [--out OUT]``, after ``OMP_NUM_THREADS=1`` if
+    ``one_thread``."""
+    line = " ".join(["seqgraph", *argv, *(["--out", out] if out else [])])
+    return f"OMP_NUM_THREADS=1 {line}" if one_thread else line
 
 
 def by_profile(profile: str, smoke, quick, full):

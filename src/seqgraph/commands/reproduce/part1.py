@@ -4,9 +4,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...stats import pm, termination
-from ..gradients import GradientResults
-from ..params import ParamsResults
-from ..toy import ToyResults
+from ..memory.gradients import GradientResults
+from ..memory.params import ParamsResults
+from ..memory.toy import ToyResults
 from .experiment import Experiment, by_profile, verdict
 
 PART1 = "Part 1 — recurrent networks on memory tasks"
@@ -21,11 +21,16 @@ def _render_params(results: ParamsResults, folder: Path, profile: str) -> list[t
     ]
 
 
+def gradients_argv(model: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph gradients`` for ``model``."""
+    return ["gradients", "--model", model, *flags]
+
+
 def _gradients(model: str) -> Callable[[str, Path], list[str]]:
     def argv(profile: str, root: Path) -> list[str]:
         size = by_profile(profile, ["--length", "8", "--hidden", "16", "--batch", "16", "--trained-steps", "5"],
                            ["--trained-steps", "300"], ["--trained-steps", "300"])
-        return ["gradients", "--model", model, *size]
+        return gradients_argv(model, *size)
     return argv
 
 
@@ -43,11 +48,16 @@ def _render_gradients(results: GradientResults, folder: Path, profile: str) -> l
     ]
 
 
+def toy_argv(task: str, model: str, lengths, *flags: str) -> list[str]:
+    """The command line of ``seqgraph toy``: ``model`` on ``task`` at each of ``lengths``."""
+    return ["toy", "--task", task, "--model", model, "--length", *map(str, lengths), *flags]
+
+
 def _toy(task: str, model: str, lengths: dict, seeds: dict | None = None) -> Callable[[str, Path], list[str]]:
     def argv(profile: str, root: Path) -> list[str]:
         seeds_for = (seeds or {}).get(profile, ["1", "2", "3"])
         smoke = ["--max-steps", "20", "--eval-batches", "2", "--hidden", "16"] if profile == "smoke" else []
-        return ["toy", "--task", task, "--model", model, "--length", *lengths[profile], "--seeds", *seeds_for, *smoke]
+        return toy_argv(task, model, lengths[profile], "--seeds", *seeds_for, *smoke)
     return argv
 
 

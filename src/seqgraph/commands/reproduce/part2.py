@@ -4,13 +4,29 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...charlm.train import PRESETS as TEXT_PRESETS
+from ..text.outputs import TextResults
 from ..text.sample import SampleResults
-from ..text.train import TextResults
 from .experiment import Experiment, by_profile
 
 PART2 = "Part 2 — a character-level LSTM that writes text"
 TEXT_TRAIN = "text-train"
 REPORT_TAUS = ("0.5", "1", "2")  # the report's inverse temperatures: softmax(τ·x̃)
+
+
+def text_train_argv(corpus: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph text train`` on ``corpus``."""
+    return ["text", "train", "--corpus", corpus, *flags]
+
+
+def text_sample_argv(checkpoint: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph text sample`` from the model in ``checkpoint``."""
+    return ["text", "sample", "--checkpoint", checkpoint, *flags]
+
+
+def text_complete_argv(checkpoint: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph text complete``: the report's prompts, continued by the model in
+    ``checkpoint``."""
+    return ["text", "complete", "--checkpoint", checkpoint, *flags]
 
 
 def _text_train(profile: str, root: Path) -> list[str]:
@@ -21,7 +37,7 @@ def _text_train(profile: str, root: Path) -> list[str]:
          "--seq-len", "32", "--eval-every", "15"],
         ["--preset", "quick", "--steps", "600", "--eval-every", "100"],
         ["--preset", "report"])
-    return ["text", "train", "--corpus", "democracy", *config]
+    return text_train_argv("democracy", *config)
 
 
 def _render_text_train(results: TextResults, folder: Path, profile: str) -> list[tuple]:
@@ -57,8 +73,8 @@ def _render_text_train(results: TextResults, folder: Path, profile: str) -> list
 
 def _text_sample(tau: str) -> Callable[[str, Path], list[str]]:
     def argv(profile: str, root: Path) -> list[str]:
-        return ["text", "sample", "--checkpoint", str(root / TEXT_TRAIN), "--inverse-temperature", tau,
-                "--num", "3", "--length", "120", "--seed", "0"]
+        return text_sample_argv(str(root / TEXT_TRAIN), "--inverse-temperature", tau, "--num", "3", "--length", "120",
+                                "--seed", "0")
     return argv
 
 
@@ -91,6 +107,6 @@ EXPERIMENTS: list[Experiment] = [
     *(Experiment(f"text-tau-{tau}", PART2, f"Sampling at the report's τ = {tau}", _text_sample(tau),
                  _render_text_sample, json_stdout=True) for tau in REPORT_TAUS),
     Experiment("text-complete", PART2, "Completing the report's prompts",
-               lambda profile, root: ["text", "complete", "--checkpoint", str(root / TEXT_TRAIN)],
+               lambda profile, root: text_complete_argv(str(root / TEXT_TRAIN)),
                _render_text_complete, json_stdout=True),
 ]

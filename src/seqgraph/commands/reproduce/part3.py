@@ -10,12 +10,12 @@ from ..graph.compare import CompareResults
 from ..graph.depth import DepthResults
 from ..graph.example import ExampleResults
 from ..graph.linkpred import LinkPredResults
-from ..graph.train import NodeClassificationResults
+from ..graph.train.full import NodeClassificationResults
 from .experiment import Experiment, by_profile, verdict
 
 PART3 = "Part 3 — graph neural networks"
 
-# Ã of the report's 6-node example, as printed in the report (SPEC Part 3).
+# Ã of the report's 6-node example, as printed in the report (its Part 3).
 REPORT_A_TILDE = [[1, 1, 0, 0, 1, 0], [1, 1, 0, 1, 0, 0], [0, 0, 1, 1, 0, 0],
                   [0, 1, 1, 1, 0, 1], [1, 0, 0, 0, 1, 0], [0, 0, 0, 1, 0, 1]]
 
@@ -49,12 +49,17 @@ def _fmt_row(row) -> str:
     return "[" + ", ".join(f"{v:.3f}" for v in row) + "]"
 
 
+def graph_train_argv(dataset: str, model: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph graph train``: node classification with ``model`` on ``dataset``."""
+    return ["graph", "train", "--dataset", dataset, "--model", model, *flags]
+
+
 def _graph_train(model: str) -> Callable[[str, Path], list[str]]:
     def argv(profile: str, root: Path) -> list[str]:
         seeds = by_profile(profile, ["0"], [str(s) for s in range(3 if model == "gat" else 10)],
                             [str(s) for s in range(10)])
         extra = by_profile(profile, ["--epochs", "5"], [], [])
-        return ["graph", "train", "--dataset", "cora", "--model", model, "--seeds", *seeds, *extra]
+        return graph_train_argv("cora", model, "--seeds", *seeds, *extra)
     return argv
 
 
@@ -80,10 +85,15 @@ def _render_graph_train(results: NodeClassificationResults, folder: Path, profil
     return blocks
 
 
+def depth_argv(dataset: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph graph depth`` on ``dataset``."""
+    return ["graph", "depth", "--dataset", dataset, *flags]
+
+
 def _depth(profile: str, root: Path) -> list[str]:
     size = by_profile(profile, ["--layers", "1", "4", "--seeds", "0", "--epochs", "3"],
                       ["--layers", "1", "2", "4", "8", "--seeds", "0", "--epochs", "100"], [])
-    return ["graph", "depth", "--dataset", "cora", *size]
+    return depth_argv("cora", *size)
 
 
 def _render_depth(results: DepthResults, folder: Path, profile: str) -> list[tuple]:
@@ -107,11 +117,16 @@ def _render_depth(results: DepthResults, folder: Path, profile: str) -> list[tup
     return blocks
 
 
+def linkpred_argv(dataset: str, model: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph graph linkpred``: link prediction with ``model`` on ``dataset``."""
+    return ["graph", "linkpred", "--dataset", dataset, "--model", model, *flags]
+
+
 def _linkpred(model: str) -> Callable[[str, Path], list[str]]:
     def argv(profile: str, root: Path) -> list[str]:
         seeds = by_profile(profile, ["0"], [str(s) for s in range(3)], [str(s) for s in range(10)])
         extra = by_profile(profile, ["--epochs", "5"], [], [])
-        return ["graph", "linkpred", "--dataset", "cora", "--model", model, "--seeds", *seeds, *extra]
+        return linkpred_argv("cora", model, "--seeds", *seeds, *extra)
     return argv
 
 
@@ -137,13 +152,18 @@ def _render_linkpred(results: LinkPredResults, folder: Path, profile: str) -> li
     return blocks
 
 
+def compare_argv(dataset: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph graph compare`` on ``dataset``."""
+    return ["graph", "compare", "--dataset", dataset, *flags]
+
+
 def _compare(profile: str, root: Path) -> list[str]:
     # quick: the sequence LSTMs take ~1 s an epoch on a CPU core, so one seed, 100 epochs, BFS only
     extra = by_profile(profile, ["--seeds", "0", "--epochs", "3"],
                         ["--seeds", "0", "--epochs", "100", "--models", "gcn", "gat", "sage-mean", "sage-lstm",
                          "seq-bfs"],
                         ["--seeds", "0", "1", "2", "3", "4"])
-    return ["graph", "compare", "--dataset", "cora", *extra]
+    return compare_argv("cora", *extra)
 
 
 def _render_compare(results: CompareResults, folder: Path, profile: str) -> list[tuple]:
@@ -174,11 +194,16 @@ CLASSIFY_SETTINGS = {"enzymes-deepsets": ["--batch-size", "32", "--lr", "0.001",
                      "nci1-gin-eps-mean": ["--readout", "mean", "--lr", "0.001"]}
 
 
+def classify_argv(dataset: str, model: str, *flags: str) -> list[str]:
+    """The command line of ``seqgraph graph classify``: graph classification with ``model`` on ``dataset``."""
+    return ["graph", "classify", "--dataset", dataset, "--model", model, *flags]
+
+
 def _classify(dataset: str, model: str, name: str) -> Callable[[str, Path], list[str]]:
     def argv(profile: str, root: Path) -> list[str]:
         size = by_profile(profile, ["--folds", "2", "--epochs", "2"], ["--epochs", CLASSIFY_QUICK.get(dataset, "20")],
                           CLASSIFY_SETTINGS.get(name, []))
-        return ["graph", "classify", "--dataset", dataset, "--model", model, *size]
+        return classify_argv(dataset, model, *size)
     return argv
 
 

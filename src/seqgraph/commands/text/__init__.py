@@ -14,8 +14,8 @@ def register(subparsers) -> None:
     text = subparsers.add_parser(
         "text", help="character-level LSTM language model: train, sample, complete, eval",
         description="Train a 2-layer LSTM (torch.nn.LSTM, or seqgraph's own LSTM, GRU or RNN layers) on any UTF-8 "
-        "book (SPEC Part 2), or fine-tune a trained one on another, then let it write, complete prompts, or measure "
-        "its loss in nats and bits per character.")
+        "book (the report's Part 2), or fine-tune a trained one on another, then let it write, complete prompts, or "
+        "measure its loss in nats and bits per character.")
     commands = text.add_subparsers(dest="text_command", metavar="COMMAND")
     commands.required = True
     for name in SUBCOMMANDS:

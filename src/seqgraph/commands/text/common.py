@@ -8,7 +8,7 @@ from ... import checkpoint
 from ...charlm.data import unknown_chars
 from ...charlm.train import load_model
 from ...errors import InputError
-from ..common import add_device_option, add_json_option, resolve_device
+from ..options import add_device_option, add_json_option, resolve_device
 
 LAST, BEST = "checkpoint.pt", "best.pt"
 MAX_CHARACTERS, MAX_SAMPLES = 10**6, 10**4  # generated at once: the codes and the logits of a step fit in memory

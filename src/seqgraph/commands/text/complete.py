@@ -4,7 +4,8 @@ import torch
 
 from ...charlm.data import decode, encode
 from ...errors import InputError
-from ..common import bounded_int, print_json
+from ..flags import bounded_int
+from ..output import print_json
 from .common import (
     MAX_CHARACTERS,
     REPORT_PROMPTS,

@@ -4,7 +4,8 @@ from ...charlm.data import encode, load_corpus, read_text, resolve
 from ...charlm.evaluate import score
 from ...charlm.finetune import checkpoint_config
 from ...errors import InputError
-from ..common import add_data_dir_option, add_device_option, add_json_option, print_json
+from ..options import add_data_dir_option, add_device_option, add_json_option
+from ..output import print_json
 from .common import add_checkpoint_option, load_checkpoint
 
 

@@ -7,14 +7,8 @@ import torch
 
 from ...charlm.data import decode, encode
 from ...errors import InputError
-from ..common import (
-    bounded_int,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-    print_json,
-    seed_value,
-)
+from ..flags import bounded_int, nonnegative_float, positive_float, positive_int, seed_value
+from ..output import print_json
 from .common import (
     MAX_CHARACTERS,
     MAX_SAMPLES,

@@ -1,11 +1,9 @@
 """`seqgraph text train`: train the character model on a corpus; checkpoints, curves, samples.md, results.json."""
 
 import shutil
-import signal
 import sys
 import time
 from pathlib import Path
-from typing import TypedDict
 
 from ... import checkpoint, distributed
 from ...atomic import atomic_open
@@ -14,55 +12,23 @@ from ...charlm.model import CELLS
 from ...charlm.train import BATCHING, KIND, PRESETS, Trainer, preset_values, split_config
 from ...errors import InputError
 from ...outdir import write_json
-from ...stats import smooth
-from ..common import (
+from ..flags import (
     MAX_LAYERS,
     MAX_SIZE,
-    StopRequest,
-    add_data_dir_option,
-    add_device_option,
-    add_json_option,
-    add_out_options,
     bounded_int,
     learning_rate,
     naming,
-    on_torchrun,
     open_fraction,
     positive_float,
     positive_int,
-    prepare_out,
-    print_json,
     probability,
-    pyplot,
-    save_figure,
     seed_value,
 )
-from ..training_io import TrainingIO
+from ..options import add_data_dir_option, add_device_option, add_json_option, add_out_options, on_torchrun
+from ..output import prepare_out, print_json
+from ..training_io import StopRequest, TrainingIO, refuse_restart
 from .common import BEST, LAST, checkpoint_path
-
-SAMPLES = "samples.md"  # the samples of every round, for reading
-
-SMOOTHING = 0.9  # of the per-step training curve
-
-
-class TextResults(TypedDict):
-    """``results.json`` of ``text train``."""
-
-    config: dict  # Trainer.config_dict: model and training settings, corpus name and sha256
-    corpus: dict  # path, characters, vocab_size, boilerplate_stripped, train_/val_/test_characters
-    steps: int
-    # validation and test: loss, bits, acc left to right (one pass, state carried); window_loss, window_bits
-    # per window of seq_len from a zero state
-    final_val: dict | None  # + step, best
-    best_val: dict | None  # + step
-    test: dict | None  # the test split, scored once at the end with best.pt (+ step: best.pt's); None if none
-    final_train_loss: float  # mean over the last 100 steps
-    clip_fraction: float
-    wall_time_s: float
-    chars_per_s: float | None
-    samples: list[dict]  # per sample round: step, greedy, long
-    interrupted: int  # the signal that stopped the run, 0 if it finished
-
+from .outputs import SAMPLES, TextResults, plot_curves, summarise, write_samples
 
 # flag, config key, type (or choices), help: each overrides the preset's value when given
 HYPERPARAMETERS = (
@@ -159,7 +125,7 @@ def run_train(args, device) -> int:
     if distributed.is_main():
         prepare_out(args, "text train", run_config, out=out, force=args.force or same_folder, only_check=True)
     if not args.resume and not args.force:
-        _refuse_unfinished(out)
+        refuse_restart(out, [("", out / LAST)], _progress, resume_hint=f"--resume {out}")
     distributed.main_first(
         lambda: prepare_out(args, "text train", run_config, out=out, force=args.force or same_folder), others=False)
     if args.resume and not same_folder and distributed.is_main():
@@ -203,16 +169,12 @@ def _trainer(args, values: dict, corpus_path: Path, device) -> Trainer:
                    init_from_name=args.init_from)
 
 
-def _refuse_unfinished(out: Path) -> None:
-    """Starting afresh in a folder whose checkpoint is an unfinished run would throw that progress away."""
-    try:
-        ckpt = checkpoint.load(out / LAST)
-    except InputError:
-        return  # no checkpoint, or one that cannot be resumed anyway
+def _progress(ckpt: dict) -> tuple[str, bool] | None:
+    """How far a checkpoint of ``text train`` got (see :func:`~seqgraph.commands.training_io.refuse_restart`)."""
     step, steps = ckpt.get("step"), ckpt.get("config", {}).get("steps")
-    if ckpt.get("kind") == KIND and isinstance(step, int) and isinstance(steps, int) and step < steps:
-        raise InputError(f"--out {out} holds an unfinished run (step {step} of {steps}): add --resume {out} to "
-                         "continue it, or --force to start over")
+    if ckpt.get("kind") != KIND or not isinstance(step, int) or not isinstance(steps, int):
+        return None
+    return f"step {step} of {steps}", step >= steps
 
 
 def _dry_run(trainer: Trainer, args) -> int:
@@ -240,7 +202,7 @@ def _carry_over(run: Path, out: Path) -> None:
                 shutil.copyfileobj(source, copy)
 
 
-def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path) -> "TextResults":
+def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path) -> TextResults:
     """The training loop's I/O: progress bar, TensorBoard, checkpoints, samples.md, curves and results."""
     config = trainer.config
     start, first_step = time.perf_counter(), trainer.step
@@ -256,7 +218,7 @@ def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path
             if log["samples"]:
                 io.text("samples", "\n\n".join(log["samples"]["greedy"]), step)
                 if io.main:
-                    _write_samples(out / SAMPLES, trainer.history["samples"], config.steps)
+                    write_samples(out / SAMPLES, trainer.history["samples"], config.steps)
             if log["val"] and log["val"]["best"]:
                 io.save(trainer.state_dict(resumable=False), out / BEST)
             if step % checkpoint_every == 0 or step == config.steps:
@@ -264,63 +226,11 @@ def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path
         if trainer.step < config.steps:  # stopped by a signal
             io.save(trainer.state_dict(), out / LAST)
     seconds = time.perf_counter() - start
-    results = _results(trainer, corpus_path, seconds, (trainer.step - first_step) * chars_per_step)
+    results = summarise(trainer, corpus_path, seconds, (trainer.step - first_step) * chars_per_step)
     if io.main and trainer.step == config.steps and (out / BEST).is_file():
         results["test"] = trainer.test(checkpoint.load(out / BEST))  # once, with the best validation weights
-    # a rank that got no signal itself stopped with the others: it reports a SIGTERM
-    results["interrupted"] = int(stop.signum or signal.SIGTERM) if trainer.step < config.steps else 0
+    results["interrupted"] = io.signum if trainer.step < config.steps else 0
     if io.main:
-        _plot(out / "curves.png", trainer.history)
+        plot_curves(out / "curves.png", trainer.history)
         write_json(out / "results.json", results)
     return results
-
-
-def _results(trainer: Trainer, corpus_path: Path, seconds: float, chars: int) -> "TextResults":
-    history, corpus = trainer.history, trainer.corpus
-    vals = history["val"]
-    best = min(vals, key=lambda v: v["loss"]) if vals else None
-    last = history["train"][-100:]
-    return TextResults(
-        config=trainer.config_dict,
-        corpus={"path": str(corpus_path), "characters": len(corpus.data), "vocab_size": len(corpus.vocab),
-                "boilerplate_stripped": corpus.stripped, "train_characters": corpus.n_train,
-                "val_characters": len(corpus.val), "test_characters": corpus.n_test},
-        steps=trainer.step,
-        final_val=vals[-1] if vals else None,
-        best_val={key: best[key] for key in ("loss", "bits", "acc", "window_loss", "window_bits", "step")}
-        if best else None,
-        test=None,
-        final_train_loss=sum(t["loss"] for t in last) / max(1, len(last)),
-        clip_fraction=sum(t["clipped"] for t in history["train"]) / max(1, len(history["train"])),
-        wall_time_s=seconds,  # of this session (a resumed run counts from the resume)
-        chars_per_s=chars / seconds if seconds > 0 else None,
-        samples=history["samples"],
-        interrupted=0)
-
-
-def _write_samples(path: Path, samples: list[dict], steps: int) -> None:
-    lines = ["# Samples during training", "",
-             "Greedy (argmax) continuations of random start characters; ↵ marks a newline.", ""]
-    for k, record in enumerate(samples, 1):
-        lines += [f"## Step {record['step']} of {steps} ({k}/3)", "", "```"]
-        lines += [s.replace("\n", "↵") for s in record["greedy"]]
-        lines += ["```", "", "200 characters:", "", "```", record["long"], "```", ""]
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-
-
-def _plot(path: Path, history: dict) -> None:
-    plt = pyplot()
-
-    train, val = history["train"], history["val"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, label in ((axes[0], "loss", "loss (nats/char)"), (axes[1], "acc", "accuracy")):
-        steps = [t["step"] for t in train]
-        values = [t[key] for t in train]
-        ax.plot(steps, values, alpha=0.3, color="C0", label="train (per step)")
-        ax.plot(steps, smooth(values, SMOOTHING), color="C0", label=f"train (TensorBoard smoothing {SMOOTHING})")
-        ax.plot([v["step"] for v in val], [v[key] for v in val], "o-", color="C1", label="validation")
-        ax.set_xlabel("step")
-        ax.set_ylabel(label)
-        ax.legend()
-    save_figure(fig, path)

@@ -22,16 +22,17 @@ class GATConv(nn.Module):
     https://arxiv.org/abs/1710.10903.
 
     .. math::
-        e_{ij} = \mathrm{LeakyReLU}_{0.2}\big(a^T [W h_i \,\|\, W h_j]\big)
-               = \mathrm{LeakyReLU}_{0.2}\big(a_{dst}^T W h_i + a_{src}^T W h_j\big)
-        \alpha_{ij} = \mathrm{softmax}_j(e_{ij}) = \frac{\exp e_{ij}}{\sum_{k \in N(i) \cup \{i\}} \exp e_{ik}}
-        h_i' = \big\Vert_{k=1}^{K} \sum_{j \in N(i) \cup \{i\}} \alpha^k_{ij} W^k h_j + b
+        e_{ij} &= \mathrm{LeakyReLU}_{0.2}\big(a^T [W h_i \,\|\, W h_j]\big)
+                = \mathrm{LeakyReLU}_{0.2}\big(a_{dst}^T W h_i + a_{src}^T W h_j\big) \\
+        \alpha_{ij} &= \mathrm{softmax}_j(e_{ij})
+                     = \frac{\exp e_{ij}}{\sum_{k \in N(i) \cup \{i\}} \exp e_{ik}} \\
+        h_i' &= \|_{k=1}^{K} \sum_{j \in N(i) \cup \{i\}} \alpha^k_{ij} W^k h_j + b
         \quad\text{(or the mean over the K heads when concat=False)}
 
-    Message passing: every edge ``j -> i`` (plus one self-loop per node) carries ``W h_j`` weighted by
-    its attention ``α_ij``; the softmax runs over each target's incoming edges. The attention vector
-    ``a`` is stored in two halves, ``att_dst`` (for ``W h_i``) and ``att_src`` (for ``W h_j``), so each
-    node's two scores are computed once per node and only added per edge. σ belongs to the model.
+    Message passing, :ref:`eq. (49) <eq-gat>`: every edge ``j -> i`` (plus one self-loop per node) carries
+    ``W h_j`` weighted by its attention ``α_ij``; the softmax runs over each target's incoming edges. The
+    attention vector ``a`` is stored in two halves, ``att_dst`` (for ``W h_i``) and ``att_src`` (for ``W h_j``),
+    so each node's two scores are computed once per node and only added per edge. σ belongs to the model.
     A repeated edge is a repeated term of the softmax (as in PyG); coalesce the graph to avoid that.
 
     Args:

@@ -17,20 +17,20 @@ from .inits import glorot_
 
 class GCNConv(nn.Module):
     r"""Graph convolution from Kipf & Welling, "Semi-Supervised Classification with Graph Convolutional
-    Networks" (ICLR 2017), https://arxiv.org/abs/1609.02907.
+    Networks" (ICLR 2017), https://arxiv.org/abs/1609.02907; :ref:`eq. (44)-(48) <eq-gcn>`.
 
     .. math::
-        H^{(l+1)} = \sigma(\hat A H^{(l)} W^{(l)})                               (44)
-        \tilde A = A + I_N                                                        (45)
-        \tilde D_{ii} = \sum_j \tilde A_{ij}                                      (46)
-        \hat A = \tilde D^{-1/2} \tilde A \tilde D^{-1/2}                         (47)
+        H^{(l+1)} &= \sigma(\hat A H^{(l)} W^{(l)})                      \qquad (44) \\
+        \tilde A &= A + I_N                                               \qquad (45) \\
+        \tilde D_{ii} &= \sum_j \tilde A_{ij}                             \qquad (46) \\
+        \hat A &= \tilde D^{-1/2} \tilde A \tilde D^{-1/2}                \qquad (47)
 
     The layer computes :math:`\hat A H W + b`; the nonlinearity σ belongs to the model. Read per node
     it is message passing (48): node ``i`` sums the transformed features of its neighbours and itself,
     each scaled by :math:`1/\sqrt{\tilde D_{ii} \tilde D_{jj}}`:
 
     .. math::
-        h_i' = \sum_{j \in N(i) \cup \{i\}} \frac{W h_j}{\sqrt{\tilde D_{ii} \tilde D_{jj}}} + b    (48)
+        h_i' = \sum_{j \in N(i) \cup \{i\}} \frac{W h_j}{\sqrt{\tilde D_{ii} \tilde D_{jj}}} + b    \qquad (48)
 
     Since that weight factors into :math:`d_i d_j` with :math:`d = \tilde D^{-1/2}`, the layer scales
     the node features by ``d`` before the gather and the sums by ``d`` after, instead of multiplying
@@ -103,8 +103,8 @@ class SelfGCNConv(nn.Module):
     .. math::
         h_i' = \sum_{j \in N(i) \cup \{i\}} \hat A_{ij} W h_j + W_{self} h_i + b
 
-    The sum is :class:`~seqgraph.graph.conv.gcn.GCNConv` (SPEC eqs. 44-48). Two nodes with the same closed
-    neighbourhood get the same sum, but :math:`W_{self} h_i` differs when their features do; with
+    The sum is :class:`~seqgraph.graph.conv.gcn.GCNConv` (:ref:`eq. (44)-(48) <eq-gcn>`). Two nodes with the
+    same closed neighbourhood get the same sum, but :math:`W_{self} h_i` differs when their features do; with
     :math:`W_{self} = 0` the layer is a plain GCN layer.
 
     Args:

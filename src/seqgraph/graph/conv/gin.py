@@ -8,7 +8,7 @@ from ..sparse import Adjacency, propagate
 
 class GINConv(nn.Module):
     r"""The graph isomorphism layer of Xu, Hu, Leskovec & Jegelka, "How Powerful are Graph Neural Networks?"
-    (ICLR 2019), https://arxiv.org/abs/1810.00826, eq. (4.1):
+    (ICLR 2019), https://arxiv.org/abs/1810.00826, :ref:`eq. (4.1) <eq-gin>`:
 
     .. math::
         h_v^{(k)} = \mathrm{MLP}^{(k)}\Big((1 + \epsilon^{(k)}) \cdot h_v^{(k-1)} + \sum_{u \in N(v)} h_u^{(k-1)}\Big)

@@ -43,12 +43,15 @@ SUFFIXES = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
 NUM_VAL = 500
 
 _NUMPY_RECONSTRUCT = np.zeros(1).__reduce__()[0]  # numpy's ``_reconstruct``, wherever this numpy keeps it
-_ALLOWED = {
+NUMPY_ARRAYS = {
     # numpy arrays: ndarray.__reduce__ gives (_reconstruct, (ndarray, shape, dtype)) and a state with the bytes
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "_reconstruct"): _NUMPY_RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _NUMPY_RECONSTRUCT,
+}
+_ALLOWED = {
+    **NUMPY_ARRAYS,
     # scipy CSR matrices (x, tx, allx) under the module names old and new scipy pickle them with
     ("scipy.sparse.csr", "csr_matrix"): scipy.sparse.csr_matrix,
     ("scipy.sparse._csr", "csr_matrix"): scipy.sparse.csr_matrix,
@@ -64,14 +67,19 @@ class RefusedGlobal(pickle.UnpicklingError):
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals in ``_ALLOWED`` and refuses every other one."""
+    """An unpickler that resolves only the globals of ``allowed`` (Planetoid's numpy and scipy classes unless
+    given) and refuses every other one; ``what`` names the files it reads in the refusal."""
+
+    def __init__(self, file, *, allowed: dict = _ALLOWED, what: str = "Planetoid files", **kwargs):
+        super().__init__(file, **kwargs)
+        self.allowed, self.what = allowed, what
 
     def find_class(self, module: str, name: str):
         try:
-            return _ALLOWED[module, name]
+            return self.allowed[module, name]
         except KeyError:
             raise RefusedGlobal(
-                f"refusing to load {module}.{name}: only the numpy/scipy classes of Planetoid files are allowed"
+                f"refusing to load {module}.{name}: only the numpy/scipy classes of {self.what} are allowed"
             ) from None
 
 

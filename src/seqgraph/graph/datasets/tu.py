@@ -26,13 +26,13 @@ graphs or an empty dataset raises :class:`~seqgraph.errors.InputError` naming th
 
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ...atomic import replacing
 from ...datadir import data_dir, fetch, verify
 from ...errors import InputError, require_regular_file
 from ..data import coalesce, remove_self_loops
@@ -86,14 +86,9 @@ def download_tu(name: str, root: str | os.PathLike | None = None, url: str | Non
                 raise InputError(f"{archive} holds no {name}_graph_indicator.txt")
             for member in members:
                 base = member.rsplit("/", 1)[-1]
-                with tempfile.NamedTemporaryFile(dir=folder, delete=False) as tmp:
-                    tmp.write(zf.read(member))
-                try:
-                    verify(Path(tmp.name), f"tu/{name}/{base}")
-                except InputError:
-                    os.unlink(tmp.name)
-                    raise
-                os.replace(tmp.name, folder / base)
+                with replacing(folder / base) as tmp:  # the member is in place only once its checksum matched
+                    tmp.write_bytes(zf.read(member))
+                    verify(tmp, f"tu/{name}/{base}")
     except zipfile.BadZipFile as e:
         raise InputError(f"{archive} is not a zip file: {e}") from e
     finally:

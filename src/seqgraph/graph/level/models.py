@@ -31,7 +31,7 @@ def mlp(in_channels: int, hidden_channels: int, out_channels: int, num_layers: i
 
 
 class GraphClassifier(nn.Module):
-    r"""A GNN with a readout of every layer, concatenated: Xu et al. (2019), eq. (4.2).
+    r"""A GNN with a readout of every layer, concatenated: Xu et al. (2019), :ref:`eq. (4.2) <eq-gin>`.
 
     .. math::
         h_G = \mathrm{CONCAT}\big(\mathrm{READOUT}(\{h_v^{(k)} \mid v \in G\}) \mid k = 0, 1, \ldots, K\big)
@@ -42,8 +42,8 @@ class GraphClassifier(nn.Module):
     counts the input layer (GIN's "5 GNN layers (including the input layer)" is ``K = 4``).
 
     - ``conv="gin"``: :class:`GINConv` with a 2-layer MLP (GIN-0, or GIN-ε with ``train_eps``);
-    - ``conv="gcn"``: :class:`~seqgraph.graph.conv.gcn.GCNConv` (Kipf & Welling 2017, SPEC eqs. 44-48), the
-      report's GCN layer used for graph-level outputs;
+    - ``conv="gcn"``: :class:`~seqgraph.graph.conv.gcn.GCNConv` (Kipf & Welling 2017,
+      :ref:`eq. (44)-(48) <eq-gcn>`), the report's GCN layer used for graph-level outputs;
     - ``readout``: ``sum`` (GIN's choice, injective on multisets), ``mean``, ``max`` or ``set2set``
       (:class:`~seqgraph.graph.level.readout.Set2Set`, one per layer, output 2× the layer's width).
 

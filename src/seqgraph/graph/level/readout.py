@@ -52,17 +52,17 @@ class Set2Set(nn.Module):
     attention; its query starts at zero and the result is order-invariant:
 
     .. math::
-        q_t = \mathrm{LSTM}(q^*_{t-1})                       \qquad (3) \\
-        e_{i,t} = m_i \cdot q_t                              \qquad (4) \\
-        a_{i,t} = \frac{\exp(e_{i,t})}{\sum_j \exp(e_{j,t})}  \qquad (5) \\
-        r_t = \sum_i a_{i,t} m_i                             \qquad (6) \\
-        q^*_t = [q_t, r_t]                                   \qquad (7)
+        q_t &= \mathrm{LSTM}(q^*_{t-1})                       \qquad (3) \\
+        e_{i,t} &= m_i \cdot q_t                              \qquad (4) \\
+        a_{i,t} &= \frac{\exp(e_{i,t})}{\sum_j \exp(e_{j,t})}  \qquad (5) \\
+        r_t &= \sum_i a_{i,t} m_i                             \qquad (6) \\
+        q^*_t &= [q_t, r_t]                                   \qquad (7)
 
     with :math:`q^*_0 = 0` and the LSTM state :math:`(h_0, c_0) = 0`; the output is :math:`q^*_T`. As in
     Gilmer et al. (2017) and PyG's ``Set2Set``, the LSTM's input is :math:`q^*_{t-1}` (size 2F) and its hidden
     state, :math:`q_t`, has the size F of the node vectors. The LSTM is seqgraph's own
-    :class:`~seqgraph.cells.LSTMCell` (SPEC eqs. 4-9), so this is a recurrent network reading a graph: the
-    report's §3.4 combination of an RNN and a GNN, at graph level.
+    :class:`~seqgraph.cells.LSTMCell` (:ref:`eq. (4)-(9) <eq-lstm>`), so this is a recurrent network reading a
+    graph: the report's §3.4 combination of an RNN and a GNN, at graph level.
 
     Args:
         in_channels: F, the size of the node vectors :math:`m_i`.

@@ -74,13 +74,6 @@ def minibatch_config(model: str, **overrides) -> MiniBatchConfig:
     return MiniBatchConfig(**{**values, "model": model, **overrides})
 
 
-def rank_slice(size: int) -> slice:
-    """This rank's contiguous part of a global batch of ``size`` (equal parts when ``size`` divides evenly)."""
-    local = -(-size // distributed.world_size())
-    start = min(size, distributed.rank() * local)
-    return slice(start, min(size, start + local))
-
-
 def build_model(config: MiniBatchConfig, in_channels: int, num_classes: int) -> LayerStack:
     return LayerStack(config.model, in_channels, config.hidden_size, num_classes, config.num_layers, config.dropout,
                       config.heads, config.output_heads)
@@ -130,7 +123,7 @@ class MiniBatchTrainer:
         total = torch.zeros(())
         for step, start in enumerate(range(0, order.numel(), config.batch_size)):
             batch = store.train_idx[order[start: start + config.batch_size]]
-            seeds = batch[rank_slice(batch.numel())]
+            seeds = batch[distributed.part(batch.numel())]
             blocks = sample_blocks(store.csr, seeds, config.fanouts, mix(self.seed, self.epoch, step))
             x = store.x.index_select(0, blocks.nodes).to(self.device, torch.float32)
             out = self.ddp(x, blocks, self.degree[blocks.nodes].to(self.device))  # (b, C)
@@ -159,7 +152,7 @@ class MiniBatchTrainer:
     def state_dict(self) -> dict:
         """The checkpoint; a collective under torchrun (it gathers every rank's random state): call it on all."""
         return {"kind": KIND, "config": dataclasses.asdict(self.config), "seed": self.seed, "epoch": self.epoch,
-                "world_size": distributed.world_size(), "model": self.model.state_dict(),
+                "finished": self.finished, "world_size": distributed.world_size(), "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "history": self.history,
                 "rng": distributed.gather(rng_state())}  # every rank's: its dropout masks
 
@@ -173,13 +166,20 @@ class MiniBatchTrainer:
         self.epoch, self.history = ckpt["epoch"], list(ckpt["history"])
         set_rng_state(ckpt["rng"][distributed.rank()])
 
-    def run(self, on_epoch: Callable[[dict], None] | None = None, stop: Callable[[], bool] = lambda: False) -> None:
-        """Train until ``config.epochs`` or early stopping; evaluate every ``eval_every`` epochs and at the end.
+    @property
+    def finished(self) -> bool:
+        """Whether training is over: every epoch run, or early stopping's patience spent."""
+        return self.epoch >= self.config.epochs or self._patience_spent()
 
-        ``stop()`` is asked after every epoch (a signal handler's flag): training then returns early.
+    def run(self, on_epoch: Callable[[dict], None] | None = None, stop: Callable[[], bool] = lambda: False) -> bool:
+        """Train until ``config.epochs`` or early stopping; evaluate every ``eval_every`` epochs and at the end.
+        Returns whether ``stop()`` ended it early.
+
+        ``stop()`` is asked after every epoch, on every process (under torchrun it must be a collective that gives
+        all of them the same answer, as :meth:`~seqgraph.commands.training_io.TrainingIO.stopping` does).
         """
         config = self.config
-        while self.epoch < config.epochs and not self._patience_spent():
+        while not self.finished:
             start = time.perf_counter()
             loss = self.train_epoch()
             if not math.isfinite(loss):
@@ -190,8 +190,9 @@ class MiniBatchTrainer:
             self.history.append(record)
             if on_epoch is not None:
                 on_epoch(record)
-            if distributed.any_rank(stop()):
-                return
+            if stop():
+                return True
+        return False
 
     def _patience_spent(self) -> bool:
         evaluated = [r for r in self.history if "val_acc" in r]

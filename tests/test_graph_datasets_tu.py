@@ -154,3 +154,22 @@ def test_tu_download_from_file_mirror_verifies_members(tu_root, tmp_path):
     with pytest.raises(InputError, match="wrong sha256"):
         load_tu("mutag", tmp_path / "other", url=tampered.as_uri())
     assert not (tmp_path / "other" / "tu" / "MUTAG" / "MUTAG_graph_labels.txt").exists()
+
+
+def test_tu_download_of_a_damaged_archive_leaves_no_temporary_file(tu_root, tmp_path):
+    # a member whose compressed bytes are damaged fails while it is read (a CRC error), after its temporary file
+    # was made: the file must go too, not only on a wrong checksum
+    archive = tmp_path / "MUTAG.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted((tu_root / "tu" / "MUTAG").iterdir()):
+            zf.write(path, f"MUTAG/{path.name}")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("MUTAG/MUTAG_A.txt")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # the member's data
+    data[start + info.compress_size // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="not a zip file"):
+        load_tu("mutag", tmp_path / "data", url=archive.as_uri())
+    folder = tmp_path / "data" / "tu" / "MUTAG"
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".") or p.name.startswith("tmp")]

@@ -10,10 +10,11 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from seqgraph import distributed
 from seqgraph.errors import InputError
 from seqgraph.graph.data import Graph, to_undirected
 from seqgraph.graph.scale.storage import GraphStore, open_store, save_store
-from seqgraph.graph.scale.train import MiniBatchTrainer, fit_minibatch, minibatch_config, rank_slice
+from seqgraph.graph.scale.train import MiniBatchTrainer, fit_minibatch, minibatch_config
 
 NUM_NODES, CLASSES = 150, 3
 
@@ -83,8 +84,8 @@ def test_bad_input():
         MiniBatchTrainer(bad, minibatch_config("sage", epochs=1), seed=0).run()
 
 
-def test_rank_slice_of_one_process_is_the_whole_batch():
-    assert rank_slice(7) == slice(0, 7)
+def test_the_part_of_one_process_is_the_whole_batch():
+    assert distributed.part(7) == slice(0, 7)
 
 
 # --- data parallelism ------------------------------------------------------------------------------------------
@@ -129,6 +130,7 @@ def train_and_save(kind: str, config, rank: int, folder: str) -> None:
         json.dump([r["train_loss"] for r in trainer.history], f)
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_the_parameters_of_one(tmp_path):
     # 29 training nodes in global batches of 8: the last batch of 5 splits 3 / 2
     save_store(GraphStore.from_graph(planted_graph()), tmp_path)

@@ -1,37 +1,30 @@
 """`seqgraph toy`: train recurrent classifiers on the synthetic memory tasks with the report's protocol."""
 
 import dataclasses
-import signal
 from pathlib import Path
 from typing import TypedDict
 
-from .. import checkpoint, distributed, outdir
-from ..errors import InputError, Interrupted
-from ..memory.classifier import CLASSIFIERS, EMBEDDING_INITIALISATIONS, INITIALISATIONS
-from ..memory.tasks import make_task
-from ..memory.train import KIND, LOSSES, PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate, check_memory
-from ..stats import pm, smooth, termination
-from .common import (
+from ... import checkpoint, distributed, outdir
+from ...errors import Interrupted
+from ...memory.classifier import CLASSIFIERS, EMBEDDING_INITIALISATIONS, INITIALISATIONS
+from ...memory.tasks import make_task
+from ...memory.train import KIND, LOSSES, PRESETS, STOP_RULES, ToyConfig, ToyTrainer, aggregate, check_memory
+from ...stats import pm, smooth, termination
+from ..flags import (
     MAX_LENGTH,
     MAX_SIZE,
     Distinct,
-    StopRequest,
-    add_device_option,
-    add_json_option,
-    add_out_options,
     bounded_int,
     learning_rate,
     naming,
-    on_torchrun,
     positive_float,
     positive_int,
-    prepare_out,
-    print_json,
-    pyplot,
-    save_figure,
     seed_value,
 )
-from .training_io import TrainingIO
+from ..options import add_device_option, add_json_option, add_out_options, on_torchrun
+from ..output import prepare_out, print_json
+from ..plots import pyplot, save_figure
+from ..training_io import StopRequest, TrainingIO, refuse_restart
 
 SMOOTHING = 0.6  # TensorBoard's default, which the report's figures used
 
@@ -124,7 +117,8 @@ def run(args, device) -> int:
     if distributed.is_main():
         prepare_out(args, "toy", experiment, only_check=True)
     if not args.resume and not args.force:
-        _refuse_unfinished(out, lengths, args.seeds)
+        refuse_restart(out, [(f" length {length}, seed {seed}", _checkpoint_path(out, length, seed))
+                             for length in lengths for seed in args.seeds], _progress)
     distributed.main_first(lambda: prepare_out(args, "toy", experiment, resume=args.resume), others=False)
 
     summaries, histories = [], {}
@@ -153,17 +147,12 @@ def _checkpoint_path(out: Path, length: int, seed: int) -> Path:
     return out / "checkpoints" / f"length{length}-seed{seed}.pt"
 
 
-def _refuse_unfinished(out: Path, lengths: list[int], seeds: list[int]) -> None:
-    """Starting afresh where a run of these stopped part-way would throw its progress away."""
-    for length in lengths:
-        for seed in seeds:
-            try:
-                ckpt = checkpoint.load(_checkpoint_path(out, length, seed))
-            except InputError:
-                continue  # no checkpoint, or one that cannot be resumed anyway
-            if ckpt.get("kind") == KIND and ckpt.get("summary") is None:
-                raise InputError(f"--out {out} holds the unfinished run length {length}, seed {seed}: add --resume "
-                                 "to continue it, or --force to start over")
+def _progress(ckpt: dict) -> tuple[str, bool] | None:
+    """How far a checkpoint of ``toy`` got (see :func:`~seqgraph.commands.training_io.refuse_restart`)."""
+    step = ckpt.get("trainer", {}).get("step") if isinstance(ckpt.get("trainer"), dict) else None
+    if ckpt.get("kind") != KIND or not isinstance(step, int):
+        return None
+    return f"step {step}", ckpt.get("summary") is not None
 
 
 def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
@@ -191,7 +180,8 @@ def _train(config: ToyConfig, out: Path, device, resume: bool, every: int,
             if record.step % every == 0 or stopping:
                 io.save(trainer.state_dict(), path)
             if stopping:
-                raise Interrupted(stop.signum or signal.SIGTERM)  # a rank without a signal stopped with the others
+                raise Interrupted(io.signum, f"stopped at step {trainer.step} of {name}; checkpoint saved, continue "
+                                             f"with --resume --out {out}")
 
         summary = trainer.run(on_step)
         io.save(trainer.state_dict(), path)

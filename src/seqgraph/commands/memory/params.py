@@ -4,8 +4,10 @@ from typing import TypedDict
 
 import torch
 
-from ..memory.classifier import CLASSIFIERS, build_classifier, lstm_param_count
-from .common import add_json_option, bounded_int, print_json
+from ...memory.classifier import CLASSIFIERS, build_classifier, lstm_param_count
+from ..flags import bounded_int
+from ..options import add_json_option
+from ..output import print_json
 
 
 class ParamsResults(TypedDict):

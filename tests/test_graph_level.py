@@ -6,8 +6,9 @@ from seqgraph.graph.datasets.tu import load_tu
 from seqgraph.graph.level.models import MODELS, GraphClassifier, build_model, mlp
 from seqgraph.graph.level.train import ClassifyConfig, cross_validate, stratified_folds, stratified_holdout, summarise
 from seqgraph.graph.sparse import Adjacency
-from tests.test_graph_batch import random_dataset
-from tests.test_tu import tu_root  # noqa: F401 (a fixture)
+
+from .test_graph_datasets_tu import tu_root  # noqa: F401 (a fixture)
+from .test_graph_level_batch import random_dataset
 
 edge_index = torch.tensor([[0, 0, 0, 1, 2, 3, 3, 4], [1, 2, 3, 0, 0, 0, 4, 3]])
 
@@ -95,6 +96,7 @@ def test_summarise_protocols():
     assert results["gin_paper"]["epoch"] == 2 and results["gin_paper"]["mean"] == pytest.approx(80.0)
 
 
+@pytest.mark.slow
 def test_gin_beats_the_structure_agnostic_baseline_on_mutag(tu_root):  # noqa: F811
     dataset = load_tu("mutag", tu_root)
     accuracy = {}

@@ -3,34 +3,28 @@
 Neighbour-sampled blocks, exact layer-wise evaluation, data-parallel under torchrun (seqgraph.graph.scale.train).
 The graph is a Planetoid name or folder, ``amazon-photo`` (Shchur's split, drawn with each run's seed), or a folder
 of memory-mapped ``.npy`` files (``seqgraph graph generate``). A checkpoint of each seed is written after every
-epoch; Ctrl-C or SIGTERM stops after the epoch under way, and ``--resume`` continues the run in ``--out``.
+epoch; Ctrl-C or SIGTERM to any process stops every process after the same epoch, and ``--resume`` continues the run
+in ``--out``.
 """
 
 import dataclasses
 import sys
 from pathlib import Path
 
-from ... import checkpoint, distributed
-from ...errors import InputError
-from ...graph.datasets import load_dataset
-from ...graph.datasets.amazon import load_amazon_photo
-from ...graph.node.models import KINDS
-from ...graph.scale.sampler import check_fanouts
-from ...graph.scale.storage import GraphStore, is_store, open_store
-from ...graph.scale.train import MiniBatchTrainer, check_fits, minibatch_config
-from ...outdir import write_json
-from ...stats import mean_std, pm
-from ..common import (
-    MAX_LAYERS,
-    MAX_SIZE,
-    StopRequest,
-    bounded_int,
-    fanout,
-    naming,
-    prepare_out,
-    print_json,
-    resolve_device,
-)
+from .... import checkpoint, distributed
+from ....errors import InputError
+from ....graph.datasets import load_dataset
+from ....graph.datasets.amazon import load_amazon_photo
+from ....graph.node.models import KINDS
+from ....graph.scale.sampler import check_fanouts
+from ....graph.scale.storage import GraphStore, is_store, open_store
+from ....graph.scale.train import KIND, MiniBatchTrainer, check_fits, minibatch_config
+from ....outdir import write_json
+from ....stats import mean_std, pm
+from ...flags import MAX_LAYERS, MAX_SIZE, bounded_int, fanout, naming
+from ...options import resolve_device
+from ...output import prepare_out, print_json
+from ...training_io import StopRequest, TrainingIO, refuse_restart
 
 PHOTO = "amazon-photo"
 
@@ -74,6 +68,18 @@ def _config(args):
     return config
 
 
+def _checkpoint_path(out: Path, seed: int) -> Path:
+    return out / f"checkpoint-seed{seed}.pt"
+
+
+def _progress(ckpt: dict) -> tuple[str, bool] | None:
+    """How far a checkpoint of mini-batch training got (see :func:`~seqgraph.commands.training_io.refuse_restart`)."""
+    epoch, epochs = ckpt.get("epoch"), ckpt.get("config", {}).get("epochs")
+    if ckpt.get("kind") != KIND or not isinstance(epoch, int) or not isinstance(epochs, int):
+        return None
+    return f"epoch {epoch} of {epochs}", bool(ckpt.get("finished", epoch >= epochs))
+
+
 def run(args) -> int:
     with distributed.session(resolve_device(args.device)) as device:
         return _run(args, device)
@@ -85,29 +91,32 @@ def _run(args, device) -> int:
     run_config = {"dataset": args.dataset, "seeds": args.seeds, "mode": "mini-batch", **dataclasses.asdict(config)}
     stores = {seed: _graph(args.dataset, args.data_dir, seed) for seed in args.seeds[:1]}  # checked before writing
     check_fits(stores[args.seeds[0]][0], config)
+    if distributed.is_main():
+        prepare_out(args, "graph train", run_config, resume=args.resume, only_check=True)
+    if not args.resume and not args.force:
+        refuse_restart(out, [(f" of seed {seed}", _checkpoint_path(out, seed)) for seed in args.seeds], _progress)
     distributed.main_first(lambda: prepare_out(args, "graph train", run_config, resume=args.resume), others=False)
     results = []
     with StopRequest() as stop:
         for seed in args.seeds:
             store, name = stores.pop(seed) if seed in stores else _graph(args.dataset, args.data_dir, seed)
             trainer = MiniBatchTrainer(store, config, seed, device)
-            path = out / f"checkpoint-seed{seed}.pt"
+            path = _checkpoint_path(out, seed)
             if args.resume and path.exists():
-                trainer.load_state_dict(checkpoint.load(path), str(path))
+                with checkpoint.complete(path):
+                    trainer.load_state_dict(checkpoint.load(path), str(path))
+            with TrainingIO(None, config.epochs, trainer.epoch, f"{config.model} {name} seed {seed}", stop,
+                            unit="epoch") as io:
+                def on_epoch(record, trainer=trainer, io=io, path=path):
+                    io.save(trainer.state_dict(), path)  # every rank builds it: it gathers their random states
+                    io.step(loss=f"{record['train_loss']:.4f}",
+                            **({"val": f"{100 * record['val_acc']:.1f}%"} if "val_acc" in record else {}))
 
-            def on_epoch(record, trainer=trainer, path=path):
-                state = trainer.state_dict()  # every rank: it gathers their random states
-                if distributed.is_main():
-                    checkpoint.save_atomic(state, path)
-                    print(f"seed {trainer.seed} epoch {record['epoch']}: loss {record['train_loss']:.4f}"
-                          + (f", val {100 * record['val_acc']:.1f}%" if "val_acc" in record else ""), file=sys.stderr)
-
-            trainer.run(on_epoch, stop=lambda: stop.signum is not None)
-            if stop.signum is not None:
-                if distributed.is_main():
-                    print(f"seqgraph graph train: stopped at epoch {trainer.epoch} of seed {seed}; checkpoint saved, "
-                          f"continue with --resume --out {out}", file=sys.stderr)
-                return 128 + stop.signum
+                if trainer.run(on_epoch, stop=io.stopping):  # every process stops after the same epoch
+                    if io.main:
+                        print(f"seqgraph graph train: stopped at epoch {trainer.epoch} of seed {seed}; checkpoint "
+                              f"saved, continue with --resume --out {out}", file=sys.stderr)
+                    return 128 + io.signum
             results.append(trainer.result())
     if not distributed.is_main():
         return 0

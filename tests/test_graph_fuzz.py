@@ -1,6 +1,6 @@
 """Property tests of the Planetoid loader and the GCN normalisation on arbitrary edge lists.
 
-The task generators' properties (labels always correct, fixed shapes, any seed) are in test_tasks.py; Â against
+The task generators' properties (labels always correct, fixed shapes, any seed) are in test_memory_tasks.py; Â against
 its float64 definition and PyG's gcn_norm on any multigraph in test_graph_data.py.
 """
 

@@ -5,26 +5,13 @@ from typing import TypedDict
 
 import numpy as np
 
-from .. import outdir
-from ..memory.gradients import classifier_gradient_norms, set_spectral_radius, spectral_radius
-from ..memory.train import ToyConfig, ToyTrainer
-from .common import (
-    MAX_LENGTH,
-    MAX_SIZE,
-    Distinct,
-    add_device_option,
-    add_json_option,
-    add_out_options,
-    bounded_float,
-    bounded_int,
-    nonnegative_int,
-    prepare_out,
-    print_json,
-    pyplot,
-    resolve_device,
-    save_figure,
-    seed_value,
-)
+from ... import outdir
+from ...memory.gradients import classifier_gradient_norms, set_spectral_radius, spectral_radius
+from ...memory.train import ToyConfig, ToyTrainer
+from ..flags import MAX_LENGTH, MAX_SIZE, Distinct, bounded_float, bounded_int, nonnegative_int, seed_value
+from ..options import add_device_option, add_json_option, add_out_options, resolve_device
+from ..output import prepare_out, print_json
+from ..plots import pyplot, save_figure
 
 UNIDIRECTIONAL = ("rnn", "lstm", "gru")  # the peephole LSTM does not feed h(t) back
 MAX_RADIUS = 1e6  # rescaling W_hh to near float32's 3.4e38 gave NaN norms; the sweep's interest lies near 1

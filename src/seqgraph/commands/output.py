@@ -1,0 +1,33 @@
+"""Where a command's results go: the output folder it claims, and JSON on stdout."""
+
+import json
+import sys
+from pathlib import Path
+
+from .. import outdir
+from ..errors import InputError
+
+
+def prepare_out(args, command: str, config: dict, out: str | None = None, force: bool | None = None,
+                only_check: bool = False, resume: bool = False) -> Path:
+    """:func:`seqgraph.outdir.prepare` (or with ``only_check`` :func:`seqgraph.outdir.check`, which writes nothing)
+    for ``--out`` (or ``out``) and ``--force`` (or ``force``), its errors naming the flags. With ``resume`` the
+    folder must hold a run (its ``run.json``) of this command and configuration, ``--force`` or not: forcing would
+    rewrite ``run.json`` for checkpoints of other settings."""
+    out = args.out if out is None else out
+    force = args.force if force is None else force
+    if resume:
+        if not (Path(out) / outdir.RUN_FILE).is_file():
+            raise InputError(f"--resume: {out} holds no run to continue")
+        force = False
+    try:
+        return (outdir.check if only_check else outdir.prepare)(out, command, config, force)
+    except outdir.FolderTaken as e:
+        raise InputError(f"--out {e}; choose another --out or pass --force") from e
+    except InputError as e:
+        raise InputError(f"--out {e}") from e
+
+
+def print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
