@@ -15,8 +15,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip setuptools wheel
 
+# PyTorch Geometric Temporal is the test-only reference of the graph-recurrent cells; its requirements torch-sparse and
+# torch-scatter have no wheels for this torch and the cells compared never call them (tests/helpers.py): it goes in
+# without them.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev,docs]'
+	$(BIN)/python -m pip install --no-deps torch-geometric-temporal==0.56.2
 	touch $@
 
 install: $(VENV)/.installed

@@ -6,13 +6,14 @@ Each module in ``SUBCOMMANDS`` has ``register(sub)``, which adds its parser to `
 
 import importlib
 
-SUBCOMMANDS = ("train", "example", "linkpred", "depth", "compare", "classify", "generate")
+SUBCOMMANDS = ("train", "example", "linkpred", "depth", "compare", "classify", "generate", "forecast")
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "graph", help="graph neural networks: node classification (full batch or mini-batch), link prediction, "
-        "depth, RNN-vs-GNN comparison, graph classification, large synthetic graphs, the report's worked example",
+        "depth, RNN-vs-GNN comparison, graph classification, large synthetic graphs, forecasting on graphs with "
+        "recurrent graph models, the report's worked example",
         description="Graph neural networks written from their equations: GCN, GAT, GraphSAGE and GIN layers, trained "
         "on node, link and graph-level tasks, on one machine or data-parallel under torchrun.")
     sub = parser.add_subparsers(dest="graph_command", metavar="SUBCOMMAND")

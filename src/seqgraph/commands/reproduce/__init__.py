@@ -1,9 +1,9 @@
 """`seqgraph reproduce`: run every experiment of the report and write one page about them.
 
-The experiments are listed per Part (:mod:`.part1`, :mod:`.part2`, :mod:`.part3`), each an ordinary seqgraph
-command line per profile and a renderer of that command's results (:mod:`.experiment`); :mod:`.page` writes the
-page. They run in order, each in its own folder, skipping those whose results are already there, so an
-interrupted run resumes.
+The experiments are listed per Part (:mod:`.part1`, :mod:`.part2`, :mod:`.part3`, :mod:`.sequences`), each an
+ordinary seqgraph command line per profile and a renderer of that command's results (:mod:`.experiment`);
+:mod:`.page` writes the page. They run in order, each in its own folder, skipping those whose results are already
+there, so an interrupted run resumes.
 """
 
 import contextlib
@@ -22,10 +22,10 @@ from ..flags import Distinct
 from ..options import add_data_dir_option, add_device_option
 from ..output import prepare_out, print_json
 from ..progress import Progress
-from . import page, part1, part2, part3
+from . import page, part1, part2, part3, sequences
 from .experiment import PROFILES, Experiment
 
-EXPERIMENTS: list[Experiment] = [*part1.EXPERIMENTS, *part2.EXPERIMENTS, *part3.EXPERIMENTS]
+EXPERIMENTS: list[Experiment] = [*part1.EXPERIMENTS, *part2.EXPERIMENTS, *part3.EXPERIMENTS, *sequences.EXPERIMENTS]
 
 TITLE = "seqgraph: reproduction of the RNN & GNN report"
 
