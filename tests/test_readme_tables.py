@@ -30,7 +30,7 @@ def test_every_marked_table_equals_its_rendering_from_the_committed_results():
 def test_every_renderer_has_a_page_and_every_page_table_a_renderer():
     render = renderer()
     marked = {match["name"] for path in render.pages() for match in render.MARKED.finditer(path.read_text())}
-    assert marked == set(render.TABLES)
+    assert marked == set(render.tables())
 
 
 def test_changing_one_committed_number_makes_the_check_fail(tmp_path):

@@ -1,0 +1,207 @@
+"""The tables of the benchmarks: `python benchmarks/NAME.py` writes benchmarks/results/NAME.json."""
+
+from pathlib import Path
+
+from .common import Table, load
+
+
+def recurrent_speed(root: Path) -> Table:
+    r = load("benchmarks/results/recurrent.json", root)
+    by_threads = {run["threads"]: run for run in r["runs"]}
+    rows = []
+    for key, name in (("rnn", "vanilla RNN"), ("gru", "GRU"), ("lstm", "LSTM"), ("bilstm", "BiLSTM"),
+                      ("peeplstm", "peephole LSTM")):
+        ratios = [by_threads[t]["ratios"][key]["median"] for t in (1, 2)]
+        counterpart, _, note = r["counterparts"][key].removeprefix("torch.").partition(" (")
+        rows.append([name, *(f"**{x:.2f}**" if x <= 1 else f"{x:.2f}" for x in ratios),
+                     f"`{counterpart}`" + (f" ({note}" if note else "")])
+    loads = sorted({f"{run['load_average_before'][0]:.0f}" for run in r["runs"]})
+    return Table(["layer", "1 thread", "2 threads", "counterpart"], rows,
+                 f"`python benchmarks/recurrent.py` (load average {'-'.join(loads)})")
+
+
+def toy_speed(root: Path) -> Table:
+    r = load("benchmarks/results/toy.json", root)
+    ours, torch_ = r["results"]["ours"], r["results"]["torch.nn.LSTM"]
+    share = r["loop_cpu_fraction_of_trainer_step"]
+    batch = r["batch_ms_at_table2_batch_and_longest_length"]
+    rows = [["examples/s (training steps of the trainer)", f"{ours['examples_per_second']:,.0f}",
+             f"{torch_['examples_per_second']:,.0f}", f"**{r['throughput_ratio_ours_to_torch']:.2f}**"],
+            ["bare step (forward, loss, backward, clipping, Adam), ms", f"{ours['bare_step_ms']:.1f}",
+             f"{torch_['bare_step_ms']:.1f}", f"{r['bare_step_ratio_ours_to_torch']:.2f}"],
+            ["the loop around it, ms of CPU time per step (its share of the step)",
+             f"{ours['loop_cpu_ms']:.2f} ({100 * share['ours']:.1f}%)",
+             f"{torch_['loop_cpu_ms']:.2f} ({100 * share['torch.nn.LSTM']:.1f}%)", ""]]
+    return Table(["measurement", "our LSTM", "`nn.LSTM`", "ours / torch's"], rows,
+                 f"`python benchmarks/toy.py` ({r['threads']} thread, load average "
+                 f"{r['load_average_before'][0]:.1f} before; drawing a batch of Table 2's size at the task's longest "
+                 "length: " + ", ".join(f"{task} {ms:.2f} ms" for task, ms in batch.items()) + ")")
+
+
+def text_cells(root: Path) -> Table:
+    r = load("benchmarks/results/text_cells.json", root)
+    c, m = r["training"]["cells_quick"], r["machine"]
+    return Table(["model (quick size)", "`--cell torch-lstm` (`nn.LSTM`), chars/s", "`--cell lstm` (ours), chars/s",
+                  "ours / `nn.LSTM`"],
+                 [[f"hidden {c['hidden']}, batch {c['batch']} × {c['seq_len']}, {c['steps']} steps each",
+                   f"{c['torch-lstm_chars_per_s']:,.0f}", f"{c['lstm_chars_per_s']:,.0f}",
+                   f"{c['ratio_lstm_vs_torch_lstm']:.2f}"]],
+                 f"`python benchmarks/text.py --threads {m['threads']} --parts cells --out "
+                 f"benchmarks/results/text_cells.json` (load average {m['load_avg_start'][0]:.1f} at the start)")
+
+
+def propagate(root: Path) -> Table:
+    r = load("benchmarks/results/graph_scale.json", root)["propagate"]
+    t = r["median_seconds"]
+    return Table(["graph", "gather + `index_add_`", "CSR sparse-dense product", "ratio"],
+                 [[f"{r['nodes']:,} nodes / {r['edges']:,} edges, {r['features']} features",
+                   f"{t['gather_index_add']:.1f} s", f"{t['csr_sort_and_spmm']:.1f} s",
+                   f"{t['ratio_csr_over_gather']:.2f}"]],
+                 f"`python benchmarks/graph_scale.py --propagate` (median of {r['rounds']} alternating rounds)")
+
+
+def allocator(root: Path) -> Table:
+    r = load("benchmarks/results/allocator.json", root)
+    default, kept = r["steps"]["glibc_default"], r["steps"]["keep_freed_memory"]
+    cells = r["cells"]
+    rows = [["page faults per step, mean of 20 (six 16 MiB tensors and one of 1 MiB)",
+             f"{default['page_faults_per_step']:,.0f}", f"{kept['page_faults_per_step']:,.0f}"]]
+    for key, name in (("lstm_chars_per_s", "char model, our LSTM, chars/s"),
+                      ("torch-lstm_chars_per_s", "char model, `nn.LSTM`, chars/s")):
+        rows.append([name, f"{cells['glibc_default'][key]:,.0f}", f"{cells['keep_freed_memory'][key]:,.0f}"])
+    rows.append(["our LSTM / `nn.LSTM`", *(f"{cells[k]['ratio_lstm_vs_torch_lstm']:.2f}"
+                                             for k in ("glibc_default", "keep_freed_memory"))])
+    return Table(["workload", "glibc's default", "freed memory kept"], rows,
+                 f"`OMP_NUM_THREADS=1 python benchmarks/allocator.py --rounds {r['rounds']}` (medians over rounds, "
+                 f"load average {r['machine']['load_avg_start'][0]:.1f} at the start)")
+
+
+def text_budget(root: Path) -> Table:
+    rows = []
+    for budget in (120, 600):
+        r = load(f"benchmarks/results/text_budget-{budget}s.json", root)
+        val = r["val"]
+        rows.append([f"{budget} s ({r['threads']} threads)", f"{r['steps_done']:,} of {r['steps_planned']:,}",
+                     f"{r['chars_per_s']:,.0f}", f"**{val['loss']:.3f} nats/char** ({val['bits']:.3f} bits)",
+                     f"{val['window_loss']:.3f}", f"{r['load_avg_start'][0]:.1f}, {r['load_avg_end'][0]:.1f}"])
+    return Table(["budget", "steps done of planned", "chars/s", "validation, left to right", "per window",
+                  "load average (start, end)"], rows,
+                 "`python benchmarks/text_budget.py --budget 120|600` (the quick preset; its cosine schedule is "
+                 "planned from a few timed steps to end at the budget, and training stops at the budget)")
+
+
+def graph_speed(root: Path) -> Table:
+    r = load("benchmarks/results/graph.json", root)
+    rows = [[f"Cora {model.upper()} training epoch", f"{e['ours']['train_ms']:.1f} ms",
+             f"{e['pyg']['train_ms']:.0f} ms", f"{e['train_ratio']:.2f}"] for model, e in r["cora_epoch"].items()]
+    for i, e in enumerate(r["random_graph_gcn_forward_backward"]):
+        what = (f"2-layer GCN fwd+bwd, {e['nodes']:,} nodes / {e['edges']:,} edges, {e['features']} features"
+                if i == 0 else f"same, {e['nodes']:,} nodes / {e['edges']:,} edges")
+        rows.append([what, f"{e['ours']['seconds']:.1f} s, {e['ours']['peak_mib']:.0f} MiB peak",
+                     f"{e['pyg']['seconds']:.1f} s, {e['pyg']['peak_mib']:.0f} MiB",
+                     f"time {e['time_ratio']:.2f}, memory {e['memory_ratio']:.2f}"])
+    loads = r["machine"]["load_avg_start"][0], r["machine"]["load_avg_end"][0]
+    return Table(["measurement", "ours", "PyG", "ratio (ours/PyG)"], rows,
+                 f"`python benchmarks/graph.py` (1 thread each, in the same run; load average {loads[0]:.1f} at the "
+                 f"start, {loads[1]:.1f} at the end)")
+
+
+def graph_classify_speed(root: Path) -> Table:
+    r = load("benchmarks/results/graph_classify.json", root)
+    rows = [[name.upper(), f"{e['ours']['epoch_s']:.3f}", f"{e['pyg']['epoch_s']:.3f}", f"**{e['epoch_ratio']:.2f}×**",
+             f"{e['floor_ratio']:.2f}", f"{e['profile']['ours']['dense_s'] / e['pyg']['epoch_s']:.2f}",
+             f"{e['batching_ratio']:.2f}", f"{e['pyg']['batching_share']:.2f}",
+             f"{e['gemm']['linear_share_of_square']:.2f}"] for name, e in r["epoch"].items()]
+    return Table(["dataset", "ours, s/epoch", "PyG, s/epoch", "ratio", "floor: PyG's dense kernels / its epoch",
+                  "ours in dense kernels / PyG's epoch", "batching, ours / PyG", "PyG's batching / its epoch",
+                  "linear layers' GEMM rate / a square GEMM's"], rows,
+                 f"`python benchmarks/graph_classify.py --rounds {r['config']['rounds']}` (one thread, median of "
+                 f"alternating rounds, load average {r['load_average_before'][0]:.1f} before)")
+
+
+def distributed(root: Path) -> Table:
+    r = load("benchmarks/results/distributed.json", root)
+    rows = [[procs, f"{run['chars_per_s']:,.0f} ({', '.join(f'{x:,.0f}' for x in run['chars_per_s_each_round'])})",
+             f"{run['speedup']:.2f}"] for procs, run in r["runs"].items()]
+    loads = r["machine"]["load_avg_start"][0], r["machine"]["load_avg_end"][0]
+    return Table(["processes", "chars/s (rounds)", "vs 1 process"], rows,
+                 f"`python benchmarks/distributed.py` (median of {r['rounds']} alternating rounds, one thread per "
+                 f"process, load average {min(loads):.1f}-{max(loads):.1f})")
+
+
+def minibatch(root: Path) -> Table:
+    names = {"cora": "Cora", "photo": "Amazon-Photo"}
+    rows = []
+    for path in ("benchmarks/results/graph_minibatch.json", "benchmarks/results/graph_minibatch_photo.json"):
+        for dataset, by_model in load(path, root).items():
+            if dataset == "settings":
+                continue
+            for model, row in by_model.items():
+                full, mini = row["full_batch"], row["mini_batch"]
+                label = f"GCN (hidden {row['config']['hidden']})" if model == "gcn" else "GraphSAGE-mean"
+                rows.append([names[dataset], label, full["n"],
+                             *(f"{100 * x['mean']:.1f} ± {100 * x['std']:.1f}" for x in (full, mini)),
+                             f"{row['difference_points']:+.2f}"])
+    return Table(["dataset", "model", "seeds", "full-batch", "mini-batch", "difference"], rows,
+                 "`OMP_NUM_THREADS=1 python benchmarks/graph_minibatch.py --datasets cora|photo --models gcn sage "
+                 "--seeds N [--out benchmarks/results/graph_minibatch_photo.json]`")
+
+
+def _span(fractions: list[float], digits: int = 0) -> str:
+    """The range of ``fractions`` in percent, ``low-high`` (one figure where they round alike)."""
+    low, high = (f"{100 * x:.{digits}f}" for x in (min(fractions), max(fractions)))
+    return low if low == high else f"{low}-{high}"
+
+
+def graph_scale(root: Path) -> Table:
+    r = load("benchmarks/results/graph_scale.json", root)["10000000:100000000"]
+    gen, infer, ones = r["generate"], r["infer"], r["train_1"]
+    peak_1 = max(one["peak_rss_gib"] for one in ones)
+    peak_2 = max(rank["peak_rss_gib"] for two in r["train_2"] for rank in two)
+    gathers = [one["gather_fraction_of_copy_bandwidth"] for one in ones]
+    shares = [one["probe"]["gather_fraction"] for one in ones]
+    loads = r["machine"]["load_avg_start"], r["machine"]["load_avg_end"]
+    rows = [["generate the graph (3.1 GB of `.npy`)", f"{gen['seconds']:.0f} s, peak {gen['peak_rss_gib']:.1f} GiB"],
+            ["mini-batch epoch, 100k seed nodes, 1 process",
+             f"{r['seed_nodes_per_s']['1']:,.0f} seed nodes/s, peak {peak_1:.1f} GiB"],
+            ["the same epoch, 2 processes (gloo)", f"{r['seed_nodes_per_s']['2']:,.0f} seed nodes/s, peak "
+             f"{peak_2:.1f} GiB each; {r['speedup_2_vs_1']:.2f}×"],
+            ["exact layer-wise inference, all 10M nodes", f"{infer['seconds']:.0f} s, peak "
+             f"{infer['peak_rss_gib']:.1f} GiB, test accuracy {100 * infer['accuracy']['test']:.1f}%"],
+            ["feature gathering / copy bandwidth of the same process",
+             f"{_span(gathers)}% (its share of a step: {_span(shares, 1)}%)"],
+            ["full-batch GraphSAGE: one (E, 64) float32 message tensor",
+             f"{r['full_batch_message_tensor_gib']:.1f} GiB"]]
+    return Table(["step", "result"], rows,
+                 f"`python benchmarks/graph_scale.py --nodes 10000000 --edges 100000000 --folder DIR` ({len(ones)} "
+                 f"alternating rounds, medians; load average {loads[0][0]:.1f} at the start, {loads[1][0]:.1f} at the "
+                 "end)")
+
+
+def gather_bound(root: Path) -> Table:
+    r = load("benchmarks/results/graph_scale.json", root)["gather_bound"]
+    sizes = list(r["batches"])
+    rows = []
+    for order, label in (("sampler", "in the sampler's order (as training)"), ("sorted", "sorted by id")):
+        for source, where in (("mapped", "the memory-mapped file"), ("in_memory_huge_pages", "anonymous, huge pages")):
+            cells = []
+            for b in sizes:
+                for t in (1, 2):
+                    key = f"{t}_threads/{source}/{order}"
+                    rounds = r["batches"][b]["share_of_copy_bandwidth_rounds"][key]
+                    cells.append(f"{100 * r['batches'][b]['share_of_copy_bandwidth'][key]:.0f}% ({_span(rounds)})")
+            rows.append([label, where, *cells])
+    huge = r["huge_page_kib"]
+    return Table(["rows gathered", "from", *(f"batch {b}, {t} thread{'s' * (t > 1)}" for b in sizes for t in (1, 2))],
+                 rows,
+                 "`python benchmarks/graph_scale.py --gather-bound --nodes 10000000 --edges 100000000 --folder DIR`"
+                 f" (share of the copy bandwidth on as many threads: median of {len(rounds)} rounds, their range in "
+                 f"brackets; mapped with 2 MiB pages: {huge['FilePmdMapped'] / 2**20:.1f} GiB of the file, "
+                 f"{huge['AnonHugePages'] / 2**20:.1f} GiB of the copy; load average {r['load_avg_start'][0]:.1f} "
+                 "at the start)")
+
+
+TABLES = {"recurrent-speed": recurrent_speed, "toy-speed": toy_speed, "text-cells": text_cells, "allocator": allocator,
+          "text-budget": text_budget, "propagate": propagate, "graph-speed": graph_speed, "graph-classify-speed":
+          graph_classify_speed, "distributed": distributed, "minibatch": minibatch, "graph-scale": graph_scale,
+          "gather-bound": gather_bound}
