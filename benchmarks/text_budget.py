@@ -53,9 +53,9 @@ def parse_setting(text: str) -> tuple[str, object]:
     return key, value
 
 
-def build(values: dict, corpus) -> Trainer:
+def build(values: dict, corpus, corpus_name: str) -> Trainer:
     model_config, config = split_config(values, len(corpus.vocab))
-    return Trainer(model_config, config, corpus, corpus_name="democracy")
+    return Trainer(model_config, config, corpus, corpus_name=corpus_name)
 
 
 def main() -> None:
@@ -63,7 +63,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120, help="seconds of training (default: 120)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override preset values")
-    parser.add_argument("--corpus", default="democracy")
+    parser.add_argument("--corpus", default="democracy",
+                        help="democracy, grimm or a text file's path, recorded in the results as given")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/text_budget-<B>s.json)")
     args = parser.parse_args()
@@ -73,7 +74,7 @@ def main() -> None:
     corpus = load_corpus(resolve(args.corpus), values["val_fraction"], test_fraction=values["test_fraction"])
     load_start = os.getloadavg()
 
-    calibration = build(values, corpus)
+    calibration = build(values, corpus, args.corpus)
     calibration.train_step()  # warm-up
     start = time.perf_counter()
     for _ in range(CALIBRATION_STEPS):
@@ -81,7 +82,7 @@ def main() -> None:
     per_step = (time.perf_counter() - start) / CALIBRATION_STEPS
     values["steps"] = max(1, int(args.budget / per_step))  # the schedule ends at the budget
 
-    trainer = build(values, corpus)
+    trainer = build(values, corpus, args.corpus)
     start = time.perf_counter()
     last = None
     while trainer.step < values["steps"] and time.perf_counter() - start < args.budget:

@@ -1,0 +1,24 @@
+"""The benchmark scripts record what they measured."""
+
+import importlib.util
+from pathlib import Path
+
+from seqgraph.charlm.data import load_corpus
+from seqgraph.charlm.train import preset_values
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_text_budget_records_the_corpus_it_was_given(corpus_file):
+    text_budget = benchmark("text_budget")
+    values = preset_values("quick", {"test_fraction": 0.0, "seq_len": 8, "hidden_size": 8, "embedding_dim": 4})
+    corpus = load_corpus(corpus_file, values["val_fraction"], test_fraction=0.0)
+    trainer = text_budget.build(values, corpus, str(corpus_file))
+    assert trainer.config_dict["corpus"] == str(corpus_file)  # it said "democracy" whatever the corpus
