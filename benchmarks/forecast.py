@@ -99,7 +99,7 @@ def child_epoch(impl: str, size: str, steps: int, batch_size: int) -> dict:
         def step(starts):
             x, y = batch(trainer.features, trainer.values, starts, 12, 12)
             pred = model(x, graph, y, 0.5)
-            true = trainer.raw[starts[:, None] + 12 + torch.arange(12)]
+            true = trainer.raw[trainer.target_steps(starts)]
             valid = true != 0
             loss = ((trainer.scaler.inverse(pred) - true).abs() * valid).sum() / valid.sum()
             optimizer.zero_grad()
@@ -109,7 +109,7 @@ def child_epoch(impl: str, size: str, steps: int, batch_size: int) -> dict:
     else:
         def step(starts):
             pred, _ = trainer.forward(starts, train=True)
-            loss, _ = trainer._loss(pred, starts)
+            loss, _ = trainer.loss(pred, starts)
             trainer.optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), 5.0)
@@ -176,7 +176,7 @@ def child_memory(steps: int) -> dict:
     trainer = ForecastTrainer(signal, config, seed=0)
     for starts in trainer.batches()[:2]:
         pred, _ = trainer.forward(starts, train=True)
-        trainer._loss(pred, starts)[0].backward()
+        trainer.loss(pred, starts)[0].backward()
     return {"steps": steps, "windows": sum(trainer.splits.sizes().values()), "peak_mib": peak_mib(),
             "series_mib": signal.values.numel() * 4 * 3 / 2**20}  # the values, their scaled copy and features
 

@@ -1,5 +1,5 @@
 r"""Link prediction with graph auto-encoders (:mod:`.autoencoder`) on the edge split of :mod:`.split`, scored by
-:mod:`.metrics`.
+:mod:`~seqgraph.graph.link.metrics`.
 
 Training minimises the binary cross-entropy of :math:`\sigma(z_u^T z_v)` over the training edges plus every
 node paired with itself (Kipf's code reconstructs :math:`A_{train} + I`), and over as many non-edges, the two

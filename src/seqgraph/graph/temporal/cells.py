@@ -1,9 +1,9 @@
 r"""Recurrent cells whose matrix products are graph convolutions: one time step of a signal on every node.
 
-Each cell is a recurrent cell of :mod:`seqgraph.cells` with its products swapped: where the plain cell has
-:math:`W x + U h`, the graph cell has :math:`\Theta_x \star_G x + \Theta_h \star_G h`, a graph convolution of
-:mod:`.conv` that mixes every node with its neighbours. With the identity for a graph (no diffusion step, one
-Chebyshev term) each reduces to its plain cell, node by node; the tests check it.
+Each cell is a recurrent cell of :mod:`seqgraph.cells` with its products swapped: where the plain cell has :math:`W
+x + U h`, the graph cell has :math:`\Theta_x \star_G x + \Theta_h \star_G h`, a graph convolution of
+:mod:`~seqgraph.graph.temporal.conv` that mixes every node with its neighbours. With the identity for a graph (no
+diffusion step, one Chebyshev term) each reduces to its plain cell, node by node; the tests check it.
 
 As :mod:`seqgraph.cells` does, a cell splits its work in two: :meth:`project_input` computes the input terms of
 every gate for all time steps at once (the graph products of the input, before the loop) and :meth:`step` adds the

@@ -137,10 +137,15 @@ class ForecastTrainer:
         model = self.ddp if train else self.model
         return model(x, self._operators(starts), targets=y, truth_probability=probability), y
 
-    def _loss(self, pred: Tensor, starts: Tensor) -> tuple[Tensor, float]:
+    def target_steps(self, starts: Tensor) -> Tensor:
+        """The time steps of the targets of the windows ``starts``, ``(B, H)``."""
+        return starts.to(self.device)[:, None] + self.config.window + torch.arange(self.config.horizon,
+                                                                                   device=self.device)
+
+    def loss(self, pred: Tensor, starts: Tensor) -> tuple[Tensor, float]:
         """This process's loss (scaled for DDP's average) and the global batch's loss as a number."""
         config, world = self.config, distributed.world_size()
-        steps = starts.to(self.device)[:, None] + config.window + torch.arange(config.horizon, device=self.device)
+        steps = self.target_steps(starts)
         if config.loss == "masked-mae":
             true = self.raw[steps]  # (B, H, N)
             error = (self.scaler.inverse(pred) - true).abs()
@@ -176,7 +181,7 @@ class ForecastTrainer:
         for global_batch in self.batches():
             local = global_batch[distributed.part(global_batch.numel())]
             pred, _ = self.forward(local, train=True)
-            loss, value = self._loss(pred, local)
+            loss, value = self.loss(pred, local)
             if not math.isfinite(value):
                 raise NonFiniteLossError(self.epoch + 1, value)
             self.optimizer.zero_grad(set_to_none=True)
@@ -196,10 +201,8 @@ class ForecastTrainer:
         for i in range(0, starts.numel(), batch_size):
             part = starts[i:i + batch_size]
             pred, _ = self.forward(part, train=False)
-            steps = part.to(self.device)[:, None] + self.config.window + torch.arange(self.config.horizon,
-                                                                                      device=self.device)
             preds.append(self.scaler.inverse(pred.double()).float().cpu())
-            trues.append(self.raw[steps].cpu())
+            trues.append(self.raw[self.target_steps(part)].cpu())
         return torch.cat(preds), torch.cat(trues)
 
     def evaluate(self, split: str) -> dict:

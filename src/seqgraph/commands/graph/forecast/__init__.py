@@ -77,8 +77,9 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=nonnegative_int, help="windows per step, 0 for all (default: the dataset's)")
     p.add_argument("--epochs", type=positive_int, help="epochs at most (default: the dataset's paper's)")
     p.add_argument("--lr", type=learning_rate, help="Adam learning rate (default: the dataset's paper's)")
-    p.add_argument("--weight-decay", type=nonnegative_float, help="λ of T-GCN's loss λ ½ Σθ² (default: 0.0015 "
-                   "with --protocol tgcn-*, else unused)")
+    p.add_argument("--weight-decay", type=nonnegative_float, help="λ of the L2 penalty λ ½ Σθ² added to the loss "
+                   "(default: T-GCN's 0.0015 on los-loop; 0.01, 0.003, 0.03 on chickenpox, pedalme, england-covid, "
+                   "chosen on their training windows; 0 otherwise)")
     p.add_argument("--max-norm", type=nonnegative_float, help="gradient clipping norm, 0 for none (default: 5 DCRNN)")
     p.add_argument("--patience", type=nonnegative_int, help="epochs without a better selection metric before "
                    "stopping, 0 for never (default: 50 DCRNN's protocol, never otherwise)")
