@@ -128,3 +128,16 @@ def test_a_horizon_longer_than_the_series_is_refused():
         signal(30).check_windows(12, 24)
     with pytest.raises(InputError, match="leaves no val windows"):
         make_splits("tgcn-honest", signal(60), 12, 3, 0.2)  # the validation part, 6 steps, holds no window
+
+
+def test_the_epidemics_l2_weights_are_those_chosen_on_their_training_windows():
+    import json
+    from pathlib import Path
+
+    from seqgraph.graph.temporal.presets import L2, default_config
+
+    chosen = json.loads((Path(__file__).parent.parent / "benchmarks/results/forecast_select.json").read_text())
+    for dataset, result in chosen["datasets"].items():
+        for model, lam in result["chosen"].items():
+            assert L2[dataset][model] == float(lam) == default_config(dataset, model).weight_decay, (dataset, model)
+    assert default_config("los-loop", "tgcn").weight_decay == 0.0015  # T-GCN's own
