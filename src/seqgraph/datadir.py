@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from .atomic import replacing
-from .errors import InputError
+from .errors import InputError, require_regular_file
 
 _UVADLC = (
     "https://raw.githubusercontent.com/uvadlc/uvadlc_practicals_2020/2023a19bd45101086cb8fccb67e1095a296d1dc1/"
@@ -136,9 +136,8 @@ def fetch(relpath: str, root: str | os.PathLike | None = None, url: str | None =
     (``checked_inside``: an archive whose members are pinned).
     """
     path = data_dir(root) / relpath
-    if path.exists():
-        if not path.is_file():
-            raise InputError(f"{path} in the data directory is not a regular file")
+    if os.path.lexists(path):  # a folder, a FIFO or a link to nowhere in its place is refused, not downloaded over
+        require_regular_file(path)
         verify(path, relpath)
     else:
         _download(url or source_url(relpath), path, relpath)

@@ -6,6 +6,9 @@ changing an argument or a file; the CLI prints its message on one line and exits
 :class:`Interrupted` (a ``KeyboardInterrupt``) says which signal stopped training: exit 130 (SIGINT) or 143 (SIGTERM).
 """
 
+import errno
+import os
+import stat
 from pathlib import Path
 
 
@@ -23,12 +26,27 @@ class InputError(ValueError):
     """Bad user input: a file, a flag or a value. Exit code 2."""
 
 
-def require_regular_file(path: Path, missing: str = "") -> Path:
-    """``path`` if it is a regular file, else InputError: "not a regular file" (a FIFO or a device would be read
-    for ever) or "missing" followed by ``missing``."""
-    if not path.is_file():
-        raise InputError(f"{path} is not a regular file" if path.exists() else f"{path} is missing{missing}")
+def require_regular_file(path: Path, missing: str = "", what: str = "") -> Path:
+    """``path`` if it is a regular file (or a link to one), else InputError saying what it is instead: missing
+    (followed by ``missing``), a link to nothing or a loop of links, a folder, a FIFO, a device or a socket (a FIFO
+    or a device would be read for ever). ``what`` names the file's role ("checkpoint") in front of its path."""
+    name = f"{what} {path}" if what else str(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(f"{name} is a symbolic link to {os.readlink(path)}, which is missing") from None
+        raise InputError(f"{name} is missing{missing}") from None
+    except OSError as e:
+        reason = "is a loop of symbolic links" if e.errno == errno.ELOOP else f"cannot be opened: {e.strerror}"
+        raise InputError(f"{name} {reason}") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{name} is not a regular file: it is {_KINDS.get(stat.S_IFMT(mode), 'something else')}")
     return path
+
+
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
 
 
 class NonFiniteLossError(RuntimeError):

@@ -68,4 +68,9 @@ class StreamBatcher:
         return {"epoch": self.epoch, "offset": self.offset, "position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.offset, self.position = state["epoch"], state["offset"], state["position"]
+        epoch, offset, position = state["epoch"], state["offset"], state["position"]
+        most = min(self.seq_len, len(self.data) - 1 - self.batch_size * self.seq_len)  # as next() draws it
+        if not (epoch >= 0 and 0 <= offset <= most and 0 <= position <= (len(self.data) - 1 - offset)
+                // self.batch_size // self.seq_len):
+            raise InputError(f"a stream position (epoch {epoch}, offset {offset}, batch {position}) outside this text")
+        self.epoch, self.offset, self.position = epoch, offset, position

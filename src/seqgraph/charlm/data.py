@@ -28,7 +28,7 @@ import torch
 
 from ..atomic import atomic_open, replacing
 from ..datadir import fetch
-from ..errors import InputError
+from ..errors import InputError, require_regular_file
 
 NAMED_CORPORA = {
     "democracy": "books/book_EN_democracy_in_the_US.txt",
@@ -96,10 +96,9 @@ def _clean(raw: bytes, path: str | os.PathLike, keep_boilerplate: bool) -> tuple
 
 
 def _read_bytes(path: str | os.PathLike) -> bytes:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"corpus {path} does not exist or is not a file")
-    return path.read_bytes()
+    if not os.path.lexists(path):
+        raise InputError(f"corpus {path} does not exist")
+    return require_regular_file(Path(path), what="corpus").read_bytes()  # a FIFO, a folder, a loop of links
 
 
 def _decode(raw: bytes, path) -> str:
@@ -229,13 +228,15 @@ def _read_cache(cache_dir, key: str):
         return None
     try:
         info = json.loads(meta.read_text(encoding="utf-8"))
-        data = np.load(npy, mmap_mode="r")
-    except (OSError, ValueError):
+        data = np.load(npy, mmap_mode="r", allow_pickle=False)  # an empty file: EOFError; a zip: an NpzFile
+        vocab, stripped = info["vocab"], info["stripped"]
+    except (OSError, ValueError, EOFError, KeyError, TypeError):
         return None  # a damaged cache is rebuilt
-    vocab_size = len(info["vocab"])
-    if data.ndim != 1 or data.dtype != code_dtype(vocab_size) or (len(data) and data.max() >= vocab_size):
+    if not (isinstance(data, np.ndarray) and isinstance(vocab, str) and isinstance(stripped, int)):
+        return None
+    if data.ndim != 1 or data.dtype != code_dtype(len(vocab)) or (len(data) and data.max() >= len(vocab)):
         return None  # not the codes of this vocabulary: tampered with or damaged
-    return data, info["vocab"], info["stripped"]
+    return data, vocab, stripped
 
 
 def _write_cache(cache_dir: Path, key: str, codes: np.ndarray, vocab: str, stripped: int) -> None:

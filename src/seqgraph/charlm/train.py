@@ -37,7 +37,7 @@ from ..training import guarded_step
 from .batching import StreamBatcher
 from .data import Corpus, decode, sample_windows
 from .evaluate import score
-from .finetune import KIND, check_sizes, checkpoint_config, transplant
+from .finetune import KIND, check_sizes, check_weights, checkpoint_config, transplant
 from .model import CharLM, CharLMConfig
 
 BATCHING = ("stateful", "random")
@@ -73,6 +73,13 @@ PRESETS = {
     "report": dict(hidden_size=1024, embedding_dim=256, num_layers=2, dropout=0.0, steps=1500, batch_size=256,
                    seq_len=30, lr=5e-4, schedule="step", lr_decay=1.0, lr_decay_every=5000, max_norm=5.0,
                    eval_every=100),
+}
+
+# A record of each log of the history, as the trainer writes it: per step, per validation, per sample round.
+HISTORY_RECORDS = {
+    "train": {"step": 0, "loss": 0.0, "acc": 0.0, "grad_norm": 0.0, "clipped": False, "lr": 0.0},
+    "val": {"loss": 0.0, "bits": 0.0, "acc": 0.0, "window_loss": 0.0, "window_bits": 0.0, "step": 0, "best": False},
+    "samples": {"step": 0, "greedy": [], "long": ""},
 }
 
 # Training settings that a resumed run must share with its checkpoint for the exact continuation.
@@ -252,26 +259,40 @@ class Trainer:
         }
 
     def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
-        """Continue from ``ckpt``; a checkpoint of another model, configuration or corpus is refused."""
+        """Continue from ``ckpt``; a checkpoint of another model, configuration or corpus, or one not shaped as
+        :meth:`state_dict` writes it (:mod:`seqgraph.checkpoint`), is refused naming what differs."""
         checkpoint.check_compatible({**ckpt, "config": checkpoint_config(ckpt)}, KIND, self.config_dict, RESUME_KEYS,
                                     path)
         if ckpt.get("vocab") != self.corpus.vocab:
             raise InputError(f"{path} has another vocabulary than this corpus (fine-tuned? give the same --init-from "
                              "and --extend-vocab as the first run)")
-        distributed.check_world_size(ckpt.get("world_size", 1), path)
+        # None: what is checked below (the carried state, Adam's moments, the schedule's settings, which another
+        # version of torch may name otherwise) or by set_rng_state (the random states)
+        checkpoint.check_like(ckpt, {**self.state_dict(), "config": None, "carried": None, "optimizer": None,
+                                     "scheduler": None, "rng": None}, path)
+        checkpoint.check_shared(ckpt["scheduler"], self.scheduler.state_dict(), path, "scheduler", ("last_epoch",))
+        distributed.check_world_size(ckpt["world_size"], path)
+        if not 0 <= ckpt["step"] <= self.config.steps:
+            raise InputError(f"{path}: step {ckpt['step']} is outside 0..{self.config.steps}")
+        for log, record in HISTORY_RECORDS.items():
+            checkpoint.check_records(ckpt["history"][log], path, f"history[{log!r}]", record)
+        carried = ckpt["carried"]
+        checkpoint.check_like(carried, [None] * distributed.world_size(), path, "carried")
+        if carried[distributed.rank()] is not None:  # (h, c) or (h,), each (L, b, H)
+            m, rows = self.model_config, len(range(self.config.batch_size)[self.shard])
+            state = [torch.zeros(m.num_layers, rows, m.hidden_size)] * (2 if self.model.has_cell_state else 1)
+            checkpoint.check_like(carried[distributed.rank()], state, path, f"carried[{distributed.rank()}]")
+        checkpoint.load_adam(self.optimizer, ckpt["optimizer"], path)
         with checkpoint.complete(path):
             self.model.load_state_dict(ckpt["model"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
             self.scheduler.load_state_dict(ckpt["scheduler"])
-            self.step = ckpt["step"]
-            self.best_val_loss = ckpt["best_val_loss"]
-            self.history = ckpt["history"]
             set_rng_state(ckpt["rng"][distributed.rank()])
             self.generator.set_state(ckpt["batch_generator"])
             if self.batcher is not None:
                 self.batcher.load_state_dict(ckpt["batcher"])
-                carried = ckpt["carried"][distributed.rank()]
-                self.carried = tuple(s.to(self.device) for s in carried) if carried else None
+        self.step, self.best_val_loss, self.history = ckpt["step"], ckpt["best_val_loss"], ckpt["history"]
+        if carried[distributed.rank()] is not None:
+            self.carried = tuple(s.to(self.device) for s in carried[distributed.rank()])
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TextTrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
@@ -284,9 +305,6 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: TextTrainConfig) -> tor
 
 def load_model(ckpt: dict, path: str = "checkpoint", device: str | torch.device = "cpu") -> tuple[CharLM, str]:
     """The model (in eval mode) and vocabulary of a checkpoint loaded with :func:`seqgraph.checkpoint.load`."""
-    if ckpt.get("kind") != KIND:
-        raise InputError(f"{path} is a {ckpt.get('kind')!r} checkpoint, not a {KIND!r} one")
-    model_config, _ = split_config(checkpoint_config(ckpt), len(ckpt["vocab"]))
-    model = CharLM(model_config).to(device)
+    model = CharLM(check_weights(ckpt, path)).to(device)
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt["vocab"]

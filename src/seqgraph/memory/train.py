@@ -121,6 +121,12 @@ def rule_fires(rule: str, accuracies: list[float]) -> bool:
     return len(accuracies) >= WINDOW and min(accuracies[-WINDOW:]) > THRESHOLD
 
 
+# What ToyTrainer.summary() holds, as a reference for checkpoints (None: a value that may be None)
+SUMMARY = {"length": 0, "seed": 0, "stop_rule": "", "steps": 0, "termination_step": dict.fromkeys(STOP_RULES),
+           "eval_accuracy_at_termination": dict.fromkeys(STOP_RULES), "eval_accuracy": 0.0, "eval_loss": 0.0,
+           "final_loss": None, "final_accuracy": None, "clipped_fraction": 0.0, "max_grad_norm": None}
+
+
 @dataclass
 class StepRecord:
     step: int
@@ -260,18 +266,38 @@ class ToyTrainer:
         """Continue from ``ckpt``; a checkpoint of another kind, configuration or number of processes is refused."""
         config = dataclasses.asdict(self.config)
         checkpoint.check_compatible(ckpt, KIND, config, tuple(config), path)
+        # the parts training fills in are checked below; the random states by numpy and set_rng_state
+        reference = self.state_dict()
+        checkpoint.check_like(ckpt, {**reference, "config": None, "rng": None, "summary": None, "trainer": {
+            **reference["trainer"], "optimizer": None, "history": dict.fromkeys(self.history), "data": None,
+            "termination": dict.fromkeys(STOP_RULES, None), "evaluation": dict.fromkeys(STOP_RULES, None)}}, path)
+        state = ckpt["trainer"]
+        distributed.check_world_size(state["world_size"], path)
+        step = state["step"]
+        if not 0 <= step <= self.config.max_steps:
+            raise InputError(f"{path}: step {step} is outside 0..{self.config.max_steps}")
+        for key in self.history:
+            checkpoint.check_like(state["history"][key], torch.zeros(step, dtype=torch.float64), path,
+                                  f"trainer['history'][{key!r}]")
+        for rule in STOP_RULES:  # a rule that fired has a step of the run and the evaluation made then
+            fired, evaluation = state["termination"][rule], state["evaluation"][rule]
+            if (fired is None) != (evaluation is None) or fired is not None and not (
+                    type(fired) is int and 0 < fired <= step):
+                raise InputError(f"{path}: the {rule} rule's termination step {fired!r} is not one of the run's")
+            if evaluation is not None:
+                checkpoint.check_like(evaluation, [0.0, 0.0], path, f"trainer['evaluation'][{rule!r}]")
+        if ckpt["summary"] is not None:
+            checkpoint.check_like(ckpt["summary"], SUMMARY, path, "summary")
+        checkpoint.load_adam(self.optimizer, state["optimizer"], path)
         with checkpoint.complete(path):
-            state = ckpt["trainer"]
-            distributed.check_world_size(state.get("world_size", 1), path)
             self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.step = state["step"]
-            self.history = {k: v.tolist() for k, v in state["history"].items()}
-            self.termination = dict(state["termination"])
-            self.evaluation = {r: tuple(e) if e else None for r, e in state["evaluation"].items()}
             self.data.bit_generator.state = state["data"]
             set_rng_state(ckpt["rng"])
-            self.result = ckpt["summary"]
+        self.step = step
+        self.history = {k: v.tolist() for k, v in state["history"].items()}
+        self.termination = dict(state["termination"])
+        self.evaluation = {r: tuple(e) if e else None for r, e in state["evaluation"].items()}
+        self.result = ckpt["summary"]
 
 
 def aggregate(summaries: list[dict], task: str, model: str) -> dict:

@@ -3,7 +3,7 @@
 from ...graph.datasets.synthetic import check_settings, generate_rmat
 from ...graph.scale.sampler import MAX_NODES
 from ...graph.scale.storage import open_store
-from ..flags import MAX_SIZE, bounded_int, nonnegative_int, positive_float, positive_int, share
+from ..flags import MAX_SIZE, bounded_int, naming, nonnegative_int, positive_float, positive_int, share
 from ..output import prepare_out, print_json
 
 
@@ -38,7 +38,9 @@ def register(sub) -> None:
 def run(args) -> int:
     settings = {key: getattr(args, key) for key in ("nodes", "edges", "features", "classes", "homophily", "signal",
                                                     "seed")}
-    check_settings(args.out, args.nodes, args.edges, args.features, args.classes, args.homophily)
+    with naming(f"--signal {args.signal:g}"):
+        check_settings(args.out, args.nodes, args.edges, args.features, args.classes, args.homophily,
+                       signal=args.signal)
     out = prepare_out(args, "graph generate", settings)
     generate_rmat(out, args.nodes, args.edges, args.features, args.classes, args.homophily, args.signal,
                   seed=args.seed)

@@ -7,7 +7,7 @@ from pathlib import Path
 from ... import checkpoint
 from ...charlm.data import unknown_chars
 from ...charlm.train import load_model
-from ...errors import InputError
+from ...errors import InputError, require_regular_file
 from ..options import add_device_option, add_json_option, resolve_device
 
 LAST, BEST = "checkpoint.pt", "best.pt"
@@ -45,6 +45,20 @@ def load_checkpoint(arg: str, device_name: str):
     ckpt = checkpoint.load(path, map_location=device)
     model, vocab = load_model(ckpt, str(path), device)
     return model, vocab, ckpt, device
+
+
+def read_prompt(path: str) -> str:
+    """The prompt in the UTF-8 file ``path`` (``--prompt-file``), at most ``MAX_CHARACTERS`` characters."""
+    path = require_regular_file(Path(path), what="--prompt-file")
+    if path.stat().st_size > 4 * MAX_CHARACTERS:  # UTF-8 takes at most 4 bytes a character
+        raise InputError(f"--prompt-file {path} holds more than {MAX_CHARACTERS:,} characters")
+    try:
+        prompt = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(f"--prompt-file {path} is not UTF-8 text: invalid byte at offset {e.start}") from None
+    if len(prompt) > MAX_CHARACTERS:
+        raise InputError(f"--prompt-file {path} holds {len(prompt):,} characters, more than {MAX_CHARACTERS:,}")
+    return prompt
 
 
 def clean_prompt(prompt: str, vocab: str, skip_unknown: bool) -> str:

@@ -1,12 +1,13 @@
 """`seqgraph text eval`: the loss in nats/char and bits/char on the validation or test split, or a file."""
 
+from ... import checkpoint
 from ...charlm.data import encode, load_corpus, read_text, resolve
 from ...charlm.evaluate import score
 from ...charlm.finetune import checkpoint_config
 from ...errors import InputError
 from ..options import add_data_dir_option, add_device_option, add_json_option
 from ..output import print_json
-from .common import add_checkpoint_option, load_checkpoint
+from .common import add_checkpoint_option, checkpoint_path, load_checkpoint
 
 
 def register(commands) -> None:
@@ -30,6 +31,9 @@ def register(commands) -> None:
 def run_eval(args) -> int:
     model, vocab, ckpt, _ = load_checkpoint(args.checkpoint, args.device)
     config = checkpoint_config(ckpt)
+    checkpoint.check_like(config, {"corpus": "", "corpus_sha256": "", "keep_boilerplate": False, "val_fraction": 0.0,
+                                   "test_fraction": 0.0, "seq_len": 0}, checkpoint_path(args.checkpoint), "config",
+                          extra=True)  # what scoring reads of the training run
     if args.corpus and args.split:
         raise InputError("--split chooses a part of the training corpus; --corpus is scored whole: give one of them")
     split = args.split or "val"

@@ -17,6 +17,7 @@ from .common import (
     add_prompt_options,
     clean_prompt,
     load_checkpoint,
+    read_prompt,
 )
 
 
@@ -69,7 +70,11 @@ def register(commands) -> None:
         "character by character as it is produced. " + TEMPERATURE_HELP
         + ": --inverse-temperature 2 equals --temperature 0.5.")
     add_checkpoint_option(p)
-    p.add_argument("--prompt", default="", help="text to continue (default: a random start character per sample)")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--prompt", default="", help="text to continue (default: a random start character per sample)")
+    given.add_argument("--prompt-file", metavar="FILE",
+                       help="read the prompt from FILE (UTF-8), for a prompt longer than one command-line argument "
+                       f"may be (128 KiB on Linux); at most {MAX_CHARACTERS:,} characters")
     p.add_argument("--length", type=bounded_int(MAX_CHARACTERS), default=200,
                    help=f"characters to generate, at most {MAX_CHARACTERS:,} (default: 200)")
     how = p.add_mutually_exclusive_group()
@@ -95,7 +100,7 @@ def run_sample(args) -> int:
     model, vocab, _, device = load_checkpoint(args.checkpoint, args.device)
     if args.stop_at == "":
         raise InputError("--stop-at: the string is empty")
-    prompt = clean_prompt(args.prompt, vocab, args.skip_unknown)
+    prompt = clean_prompt(read_prompt(args.prompt_file) if args.prompt_file else args.prompt, vocab, args.skip_unknown)
     temperature = 0.0 if args.greedy else (1 / args.inverse_temperature if args.inverse_temperature
                                            else args.temperature)
     if temperature == 0 and (args.top_k is not None or args.top_p is not None):

@@ -8,6 +8,7 @@ from pathlib import Path
 from ... import checkpoint, distributed
 from ...atomic import atomic_open
 from ...charlm.data import cache_corpus, check_length, load_corpus, resolve
+from ...charlm.finetune import check_sizes
 from ...charlm.model import CELLS
 from ...charlm.train import BATCHING, KIND, PRESETS, Trainer, preset_values, split_config
 from ...errors import InputError
@@ -158,8 +159,13 @@ def _trainer(args, values: dict, corpus_path: Path, device) -> Trainer:
     if args.init_from and args.resume:
         raise InputError("--init-from starts a new run from a checkpoint's weights and --resume continues a run: "
                          "give one of them")
-    init = checkpoint.load(checkpoint_path(args.init_from)) if args.init_from else None
-    vocab = init["vocab"] if init else None
+    init, vocab = None, None
+    if args.init_from:
+        path = checkpoint_path(args.init_from)
+        init = checkpoint.load(path)
+        with naming("--init-from"):
+            check_sizes(init, values, str(path))  # kind, sizes and weights, before its vocabulary is used
+        vocab = init["vocab"]
     corpus = load_corpus(corpus_path, values["val_fraction"], args.keep_boilerplate,
                          test_fraction=values["test_fraction"], vocab=vocab, extend_vocab=args.extend_vocab)
     with naming(f"--seq-len {values['seq_len']}"):
@@ -228,7 +234,8 @@ def _train(trainer: Trainer, out: Path, checkpoint_every: int, corpus_path: Path
     seconds = time.perf_counter() - start
     results = summarise(trainer, corpus_path, seconds, (trainer.step - first_step) * chars_per_step)
     if io.main and trainer.step == config.steps and (out / BEST).is_file():
-        results["test"] = trainer.test(checkpoint.load(out / BEST))  # once, with the best validation weights
+        with checkpoint.complete(out / BEST):  # once, with the best validation weights
+            results["test"] = trainer.test(checkpoint.load(out / BEST))
     results["interrupted"] = io.signum if trainer.step < config.steps else 0
     if io.main:
         plot_curves(out / "curves.png", trainer.history)

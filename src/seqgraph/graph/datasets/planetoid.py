@@ -35,7 +35,7 @@ import scipy.sparse
 import torch
 
 from ...datadir import fetch, verify
-from ...errors import InputError
+from ...errors import InputError, require_regular_file
 from ..data import Graph, coalesce, remove_self_loops
 
 NAMES = ("cora", "citeseer", "pubmed")  # the datasets of the pinned repository
@@ -107,6 +107,9 @@ def read_planetoid(folder: str | os.PathLike, name: str | None = None) -> Graph:
         raise InputError(f"{folder} is not a folder")
     name = _check_name(name) if name is not None else planetoid_name(folder)
     paths = {s: folder / f"ind.{name}.{s}" for s in SUFFIXES}
+    for path in paths.values():
+        if os.path.lexists(path):
+            require_regular_file(path)  # a folder, a FIFO, a link to nowhere: said as such, not as missing
     missing = [p.name for p in paths.values() if not p.is_file()]
     if missing:
         raise InputError(f"{folder} lacks {', '.join(missing)}")

@@ -73,10 +73,20 @@ def split_sizes(num_nodes: int, split: tuple) -> list[int]:
     return [int(f * num_nodes) for f in split]
 
 
+# numpy's standard normal draws (a ziggurat whose tail takes -log of a double above 2^-53) stay below this
+MAX_NORMAL = 14.0
+
+
 def check_settings(folder: str | os.PathLike, num_nodes: int, num_edges: int, num_features: int, num_classes: int,
-                   homophily: float, split: tuple = DEFAULT_SPLIT) -> None:
-    """Refuse settings that :func:`generate_rmat` cannot honour, or whose files or arrays would exceed the disk or
-    the memory, before anything is written."""
+                   homophily: float, split: tuple = DEFAULT_SPLIT, signal: float = 0.3) -> None:
+    """Refuse settings that :func:`generate_rmat` cannot honour, whose features would not be finite in float32 (the
+    precision they are written and trained in), or whose files or arrays would exceed the disk or the memory, before
+    anything is written."""
+    # a feature is a class mean, signal times a standard normal draw, plus a standard normal draw
+    largest = float(np.finfo(np.float32).max) / MAX_NORMAL - 1
+    if not signal <= largest:
+        raise InputError(f"the features would exceed float32's range: the signal is at most {largest:.3g}, "
+                         f"got {signal:g}")
     if num_nodes < 2 or num_edges < 2 or num_edges % 2:
         raise InputError(f"need at least 2 nodes and a positive even number of edges, got {num_nodes}, {num_edges}")
     if num_nodes > MAX_NODES:
@@ -106,7 +116,7 @@ def generate_rmat(folder: str | os.PathLike, num_nodes: int, num_edges: int, num
         signal: length scale of the class means relative to the unit noise.
         split: fractions of the nodes drawn for training, validation and test.
     """
-    check_settings(folder, num_nodes, num_edges, num_features, num_classes, homophily, split)
+    check_settings(folder, num_nodes, num_edges, num_features, num_classes, homophily, split, signal)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 0])

@@ -20,8 +20,12 @@ What :func:`read_tu` makes of them:
 - edges: self-loops dropped and duplicates merged (IMDB-BINARY lists every edge twice), as PyG's
   ``read_tu_data``; the files list both directions of every undirected edge and those are kept as they are.
 
-Every line is checked: a missing file, a non-integer field, line counts that disagree, an edge joining two
-graphs or an empty dataset raises :class:`~seqgraph.errors.InputError` naming the file and the line.
+Every line is checked: a missing file, a field that is not an ASCII decimal number (Python's ``int`` would take
+"١" and "1_0", other readers do not), an integer beyond int64, a real beyond float32 (the features' precision), line
+counts that disagree, an edge joining two graphs or an empty dataset raises :class:`~seqgraph.errors.InputError`
+naming the file and the line. The sizes the files imply (the lines of a table, the one-hot columns the largest
+label makes, the distinct degrees) are checked against the memory before the arrays are made
+(:func:`~seqgraph.resources.check_allocation`).
 """
 
 import os
@@ -35,6 +39,7 @@ import torch
 from ...atomic import replacing
 from ...datadir import data_dir, fetch, verify
 from ...errors import InputError, require_regular_file
+from ...resources import check_allocation
 from ..data import coalesce, remove_self_loops
 from ..level.batch import GraphDataset
 
@@ -96,46 +101,85 @@ def download_tu(name: str, root: str | os.PathLike | None = None, url: str | Non
     return folder
 
 
-def read_table(path: Path, kind: type) -> np.ndarray:
-    """A comma-separated table of ``kind`` (int or float) ``(lines, columns)``; InputError names the bad line."""
+# Numbers as other readers of TU files take them: ASCII decimal, no digit separators ("1_0") and no other scripts'
+# digits ("١"), which Python's int and float would accept.
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
+_REAL = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*", re.ASCII)
+_REAL_WORD = re.compile(r"\s*[+-]?(nan|inf|infinity)\s*", re.ASCII | re.IGNORECASE)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+EDGE_BYTES = 160  # per line of NAME_A.txt: the edge parsed, coalesced and sorted into a GraphDataset (150 measured)
+
+
+def read_table(path: Path, kind: type, then: int = 0) -> np.ndarray:
+    """A comma-separated table ``(lines, columns)``: int64 for ``kind=int``, float32 for ``kind=float`` (the precision
+    the features are used in, so 1e39 is refused rather than becoming inf); InputError names the file and the first
+    bad line. The line count, known after one pass over the bytes, gives the memory of the table, plus the ``then``
+    bytes per line that the caller will allocate from it, which are refused before anything is parsed."""
     require_regular_file(path)
-    try:
-        lines = path.read_text(encoding="utf-8").rstrip().splitlines()
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path} is not text: byte {e.start} is not UTF-8") from None
-    if not lines:
+    data = path.read_bytes().rstrip()
+    if not data.isascii():  # the grammar below refuses any other character; say first whether the file is text
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path} is not text: byte {e.start} is not UTF-8") from None
+    if not data:
         raise InputError(f"{path} is empty")
-    width = lines[0].count(",") + 1
-    commas = np.fromiter((line.count(",") for line in lines), np.int64, len(lines))
-    if bool((commas == width - 1).all()):
-        try:  # fast path: one conversion of all fields
-            table = np.array(" ".join(lines).replace(",", " ").split(), dtype=np.int64 if kind is int else np.float64)
-            if table.size == len(lines) * width and (kind is int or bool(np.isfinite(table).all())):
-                return table.reshape(len(lines), width)
-        except ValueError:
-            pass
-    for number, line in enumerate(lines, 1):  # slow path: find the first bad line
-        fields = line.split(",")
-        if len(fields) != width:
-            raise InputError(f"{path} line {number}: expected {width} comma-separated fields, got {line!r}")
-        for field in fields:
-            try:
+    lines, width = data.count(b"\n") + 1, data[:data.find(b"\n")].count(b",") + 1
+    del data  # numpy reads the file again, in chunks
+    # numpy's parser holds one 8-byte number per field and grows its array by copies; a float32 copy of reals
+    check_allocation(f"{path}: {lines:,} lines of {width} numbers", (24 * width + then) * lines)
+    try:
+        table = np.loadtxt(path, dtype=np.int64 if kind is int else np.float64, delimiter=",", comments=None,
+                           ndmin=2, encoding="ascii")  # skips empty lines: the count below catches them
+    except ValueError:  # a bad field, a row of another width, a character outside ASCII
+        table = None
+    if table is not None and table.shape == (lines, width):
+        if kind is int:
+            return table
+        with np.errstate(over="ignore"):
+            table = table.astype(np.float32)
+        if np.isfinite(table).all():
+            return table
+    raise _first_bad_line(path, width, kind)
+
+
+def _first_bad_line(path: Path, width: int, kind: type) -> InputError:
+    """The error of the first line that is not ``width`` numbers of ``kind``, read line by line."""
+    grammar, name = (_INTEGER, "an integer") if kind is int else (_REAL, "a number")
+    with open(path, encoding="utf-8", newline="") as f:
+        for number, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            fields = line.split(",")
+            if len(fields) != width:
+                return InputError(f"{path} line {number}: expected {width} comma-separated fields, got {line!r}")
+            for field in fields:
+                if not grammar.fullmatch(field):
+                    what = "a finite number" if kind is float and _REAL_WORD.fullmatch(field) else name  # nan, inf
+                    return InputError(f"{path} line {number}: {field.strip()!r} is not {what}")
                 value = kind(field)
-            except ValueError:
-                raise InputError(f"{path} line {number}: {field.strip()!r} is not "
-                                 f"{'an integer' if kind is int else 'a number'}") from None
-            if kind is float and not np.isfinite(value):
-                raise InputError(f"{path} line {number}: {field.strip()!r} is not a finite number")
-    raise InputError(f"{path}: fields that are not numbers")  # unreachable unless a field splits on whitespace
+                if kind is int and not -2**63 <= value < 2**63:
+                    return InputError(f"{path} line {number}: {field.strip()} is outside the 64-bit integer range")
+                if kind is float and not abs(value) <= FLOAT32_MAX:
+                    return InputError(f"{path} line {number}: {field.strip()} is not a finite float32 number "
+                                      f"(at most {FLOAT32_MAX:.4g} in magnitude)")
+    return InputError(f"{path}: a line that is not {width} numbers")  # unreachable: numpy and the grammar agree
+
+
+def one_hot_width(labels: np.ndarray) -> int:
+    """Columns of :func:`one_hot_columns`: ``max - min + 1`` per label column, in Python's integers (no overflow at
+    int64's limits), so that their memory is known before they are made."""
+    return sum(int(column.max()) - int(column.min()) + 1 for column in labels.T)
 
 
 def one_hot_columns(labels: np.ndarray) -> np.ndarray:
-    """Each integer column one-hot (its minimum -> 0), the columns side by side."""
-    blocks = []
+    """Each integer column one-hot (its minimum -> 0), the columns side by side: ``(N, one_hot_width)`` float32."""
+    out = np.zeros((labels.shape[0], one_hot_width(labels)), dtype=np.float32)
+    offset = 0
     for column in labels.T:
         column = column - column.min()
-        blocks.append(np.eye(int(column.max()) + 1, dtype=np.float32)[column])
-    return np.concatenate(blocks, axis=1)
+        out[np.arange(len(column)), offset + column] = 1
+        offset += int(column.max()) + 1
+    return out
 
 
 def read_tu(folder: str | os.PathLike, name: str | None = None, node_attributes: bool = True) -> GraphDataset:
@@ -144,7 +188,7 @@ def read_tu(folder: str | os.PathLike, name: str | None = None, node_attributes:
     name = name or tu_name(folder)
     files = {suffix: folder / f"{name}_{suffix}.txt" for suffix in REQUIRED + OPTIONAL}
     for path in files.values():
-        if path.exists():
+        if path.is_file():  # a FIFO is refused by read_table, not read for ever here
             verify(path, f"tu/{name}/{path.name}")  # mirrored datasets: the pinned bytes only
 
     indicator = read_table(files["graph_indicator"], int)[:, 0]  # (N,) 1-based graph ids
@@ -161,46 +205,60 @@ def read_tu(folder: str | os.PathLike, name: str | None = None, node_attributes:
                          f"field(s); {files['graph_indicator'].name} names {num_graphs} graphs, one label each")
     label_values, y = np.unique(graph_labels[:, 0], return_inverse=True)
 
-    edges = read_table(files["A"], int)
+    edges = read_table(files["A"], int, then=EDGE_BYTES)
     if edges.shape[1] != 2:
         raise InputError(f"{files['A']} line 1: expected 'row, col', got {edges.shape[1]} fields")
     bad = np.flatnonzero((edges < 1).any(1) | (edges > num_nodes).any(1))
     if bad.size:
         raise InputError(f"{files['A']} line {bad[0] + 1}: node id {edges[bad[0]].tolist()} outside 1..{num_nodes} "
                          f"(the nodes of {files['graph_indicator'].name})")
-    edges = edges - 1
+    edges -= 1
     across = np.flatnonzero(indicator[edges[:, 0]] != indicator[edges[:, 1]])
     if across.size:
         row, col = edges[across[0]] + 1
         raise InputError(f"{files['A']} line {across[0] + 1}: edge {row}, {col} joins graph {indicator[row - 1]} "
                          f"and graph {indicator[col - 1]}")
 
-    blocks, described = [], []
+    tables = {}
     for suffix, kind in (("node_labels", int), ("node_attributes", float)):
-        if files[suffix].exists() and (kind is int or node_attributes):
-            table = read_table(files[suffix], kind)
-            if table.shape[0] != num_nodes:
-                raise InputError(f"{files[suffix]} has {table.shape[0]} lines, "
+        if os.path.lexists(files[suffix]) and (kind is int or node_attributes):  # a broken link is refused
+            tables[suffix] = read_table(files[suffix], kind)
+            if tables[suffix].shape[0] != num_nodes:
+                raise InputError(f"{files[suffix]} has {tables[suffix].shape[0]} lines, "
                                  f"{files['graph_indicator'].name} has {num_nodes} (one per node)")
-            blocks.append(one_hot_columns(table) if kind is int else table.astype(np.float32))
-            described.append(f"{suffix.replace('_', ' ')} ({'one-hot' if kind is int else 'as given'})")
+    if "node_labels" in tables:  # the largest label, not the file's size, says how wide the features are
+        labels = tables["node_labels"]
+        width = one_hot_width(labels) + (tables["node_attributes"].shape[1] if "node_attributes" in tables else 0)
+        # float32 features, twice: the one-hot columns, then the features they are concatenated into
+        check_allocation(f"{files['node_labels']}: its labels, {labels.min()} to {labels.max()}, one-hot in "
+                         f"{one_hot_width(labels):,} columns for {num_nodes:,} nodes,", 8 * num_nodes * width)
+        tables["node_labels"] = one_hot_columns(labels)
+    blocks = list(tables.values())
+    described = [f"{suffix.replace('_', ' ')} ({'one-hot' if suffix == 'node_labels' else 'as given'})"
+                 for suffix in tables]
 
     # One coalesce over the whole collection: edges never cross graphs, so this is per graph, and sorting by
     # (target, source) global ids keeps each graph's edges together and in graph order.
     edge_index = coalesce(remove_self_loops(torch.from_numpy(edges.T.copy())), num_nodes)
+    del edges
     node_ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(np.bincount(indicator - 1, minlength=num_graphs))]))
     graph_of_edge = torch.from_numpy(indicator - 1)[edge_index[1]]
     edge_ptr = torch.cat([node_ptr.new_zeros(1), torch.bincount(graph_of_edge, minlength=num_graphs).cumsum(0)])
     dataset = GraphDataset(
-        x=torch.from_numpy(np.concatenate(blocks, axis=1)) if blocks else torch.zeros(num_nodes, 0),
+        x=torch.from_numpy(np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]) if blocks
+        else torch.zeros(num_nodes, 0),
         edge_index=edge_index - node_ptr[graph_of_edge], node_ptr=node_ptr, edge_ptr=edge_ptr,
         y=torch.from_numpy(y).long(), name=name, label_values=label_values.tolist(), features=", ".join(described))
-    return dataset if blocks else degree_features(dataset)
+    return dataset if blocks else degree_features(dataset, str(files["A"]))
 
 
-def degree_features(dataset: GraphDataset) -> GraphDataset:
-    """Node features for graphs without any: the degree, one-hot over the distinct degrees of the dataset."""
+def degree_features(dataset: GraphDataset, source: str = "the dataset") -> GraphDataset:
+    """Node features for graphs without any: the degree, one-hot over the distinct degrees of the dataset (refused,
+    naming ``source``, when they would not fit in memory)."""
     degrees = dataset.degrees()
     values, tag = torch.unique(degrees, return_inverse=True)
-    return dataset.with_features(torch.eye(values.numel())[tag],
-                                 f"degree one-hot over the {values.numel()} distinct degrees (no node labels)")
+    check_allocation(f"{source}: its {values.numel():,} distinct degrees, one-hot for {degrees.numel():,} nodes,",
+                     4 * degrees.numel() * values.numel())
+    x = torch.zeros(degrees.numel(), values.numel()).index_put_((torch.arange(degrees.numel()), tag),
+                                                                torch.tensor(1.0))
+    return dataset.with_features(x, f"degree one-hot over the {values.numel()} distinct degrees (no node labels)")

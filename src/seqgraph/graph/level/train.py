@@ -147,7 +147,7 @@ def fit_fold(dataset: GraphDataset, train: Tensor, val: Tensor, test: Tensor, co
         record["test_loss"], record["test_acc"] = evaluate(model, dataset, test, device)
         record["seconds"] = time.perf_counter() - start
         if not math.isfinite(record["train_loss"]):
-            raise NonFiniteLossError(epoch, record["train_loss"])
+            raise NonFiniteLossError(epoch, record["train_loss"], checkpointed=False)  # graph classify keeps none
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)

@@ -120,7 +120,8 @@ def sample_neighbours(csr: CSR, nodes: Tensor, fanout: int, key: int = 0) -> tup
     part = (~full).nonzero().squeeze(1)
     d = deg[part]  # (P,)
     node_keys = hash32(nodes[part] ^ key)
-    chosen = d.new_empty(part.numel(), max(fanout, 0))  # (P, k)
+    # k steps only where some node has more than k neighbours: a fan-out above every degree costs nothing
+    chosen = d.new_empty(part.numel(), max(fanout, 0) if part.numel() else 0)  # (P, k)
     for s in range(chosen.size(1)):
         j = d - fanout + s
         t = _uniform_below(node_keys, s, j + 1)

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ...errors import InputError, require_regular_file
+from ...resources import check_allocation
 from ..data import Graph, remove_self_loops
 from ..sparse import CSR
 
@@ -79,9 +80,15 @@ def save_store(store: GraphStore, folder: str | os.PathLike) -> None:
 def _map(folder: Path, name: str) -> np.ndarray:
     path = require_regular_file(folder / f"{name}.npy", f": a graph folder holds {', '.join(FILES)}")
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except EOFError:  # numpy's word for an empty file
+        raise InputError(f"{path} is empty, not a .npy array") from None
+    except (ValueError, OSError) as e:  # a pickle, a damaged header, a header promising more than the file holds
         raise InputError(f"{path} is not a plain .npy array: {e}") from None
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise InputError(f"{path} is a .npz archive of {len(array.files)} arrays, not a .npy array")
+    return array
 
 
 def _expect(array: np.ndarray, path: str, dtypes: tuple, shape: tuple) -> None:
@@ -100,6 +107,26 @@ def _in_range(array: np.ndarray, high: int | None, path: str) -> None:
         part = array[lo: lo + _CHUNK]
         if part.size and (part.min() < 0 or (high is not None and part.max() >= high)):
             raise InputError(f"{path} holds values outside [0, {'∞' if high is None else high})")
+
+
+def check_splits(splits: dict[str, np.ndarray]) -> None:
+    """Refuse an empty split (training would have nothing to learn from, or report an accuracy over no nodes), a node
+    listed twice in one (it would count twice) or a node in two (a test accuracy partly on training nodes);
+    ``splits`` maps the name to show (a file) to the node ids of training, validation and test, in this order."""
+    seen = {}
+    for name, index in splits.items():
+        if index.size == 0:
+            raise InputError(f"{name} is empty: mini-batch training needs training, validation and test nodes")
+        unique = np.unique(index)
+        if unique.size != index.size:
+            repeated = unique[np.flatnonzero(np.bincount(np.searchsorted(unique, index)) > 1)[0]]
+            raise InputError(f"{name} lists node {repeated} more than once")
+        for other, nodes in seen.items():
+            both = np.intersect1d(nodes, unique, assume_unique=True)
+            if both.size:
+                raise InputError(f"{name} and {other} share {both.size} node(s), {both[0]} the first: the splits "
+                                 "must be disjoint")
+        seen[name] = unique
 
 
 FILES = ("indptr.npy", "indices.npy", "x.npy", "y.npy", *(f"{name}.npy" for name in SPLITS))
@@ -135,6 +162,11 @@ def open_store(folder: str | os.PathLike, check_values: bool = True) -> GraphSto
             raise InputError(f"{path['indptr']} decreases somewhere: not a CSR row pointer")
         for name in ("indices", "y", *SPLITS):
             _in_range(arrays[name], None if name == "y" else num_nodes, path[name])
+        check_splits({path[name]: arrays[name] for name in SPLITS})
+        # the labels fix the number of classes; evaluation holds a float32 score per node and class
+        classes = int(arrays["y"].max()) + 1 if num_nodes else 0
+        check_allocation(f"{path['y']}: its largest label, {classes - 1:,}, makes {classes:,} classes, and their "
+                         f"scores for the {num_nodes:,} nodes", 4 * num_nodes * classes)
     with warnings.catch_warnings():  # read-only maps: torch warns that writing would fail, and nothing writes
         warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
         tensors = {name: torch.from_numpy(array) for name, array in arrays.items()}

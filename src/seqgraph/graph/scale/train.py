@@ -30,17 +30,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ... import distributed
+from ... import checkpoint, distributed
 from ...errors import InputError, NonFiniteLossError
 from ...resources import check_graph_model_fits
 from ...seeding import rng_state, seed_everything, set_rng_state
 from ..node.models import KINDS, LayerStack
 from ..node.train import RunResult, default_config
 from .layerwise import layerwise_inference
-from .sampler import check_fanouts, mix, sample_blocks
-from .storage import GraphStore
+from .sampler import check_fanouts, check_nodes, mix, sample_blocks
+from .storage import GraphStore, check_splits
 
 KIND = "graph-minibatch"
+HISTORY_RECORD = {"epoch": 0, "train_loss": 0.0, "seconds": 0.0}  # an epoch's record; + metrics when evaluated
 
 
 @dataclass
@@ -79,9 +80,24 @@ def build_model(config: MiniBatchConfig, in_channels: int, num_classes: int) -> 
                       config.heads, config.output_heads)
 
 
+def check_run(store: GraphStore, config: MiniBatchConfig) -> None:
+    """Everything :class:`MiniBatchTrainer` refuses, decided before anything is built (a command calls it before it
+    writes): fan-outs, a batch that splits over the processes, the splits (node ids of the graph; none empty, no node
+    twice: :func:`~seqgraph.graph.scale.storage.check_splits`) and the memory (:func:`check_fits`)."""
+    check_fanouts(config.fanouts, config.num_layers)
+    if config.batch_size <= 0:
+        raise InputError(f"batch size must be positive, got {config.batch_size}")
+    distributed.shard(config.batch_size)  # the global batch must split equally over the processes
+    splits = {f"the {name} split": getattr(store, f"{split}_idx")
+              for name, split in (("training", "train"), ("validation", "val"), ("test", "test"))}
+    check_splits({name: check_nodes(index, store.num_nodes, name).numpy() for name, index in splits.items()})
+    check_fits(store, config)
+
+
 def check_fits(store: GraphStore, config: MiniBatchConfig) -> None:
     """Refuse ``config``'s model if a training step would not fit in memory: the blocks of one global batch hold at
-    most the batch times the product of the fan-outs so far, per hop, in nodes and in edges."""
+    most the batch times the product of the fan-outs so far, per hop, in nodes and in edges; the output layer has a
+    row per class, as many as the largest label says."""
     frontier = nodes = min(config.batch_size, store.num_nodes)
     edges = 0
     for fanout in config.fanouts:
@@ -89,21 +105,16 @@ def check_fits(store: GraphStore, config: MiniBatchConfig) -> None:
         edges += min(reached, store.csr.num_edges)
         frontier = min(reached, store.num_nodes)
         nodes += frontier
-    check_graph_model_fits(f"this {config.model.upper()}", lambda: build_model(config, store.x.size(1), 1),
-                           min(nodes, store.num_nodes), edges)
+    classes = store.num_classes
+    check_graph_model_fits(f"this {config.model.upper()} for {classes:,} classes",
+                           lambda: build_model(config, store.x.size(1), classes), min(nodes, store.num_nodes), edges)
 
 
 class MiniBatchTrainer:
     """One mini-batch run: model, Adam, epoch counter, evaluations and the best one so far."""
 
     def __init__(self, store: GraphStore, config: MiniBatchConfig, seed: int, device: torch.device | str = "cpu"):
-        check_fanouts(config.fanouts, config.num_layers)
-        if config.batch_size <= 0:
-            raise InputError(f"batch size must be positive, got {config.batch_size}")
-        distributed.shard(config.batch_size)  # the global batch must split equally over the processes
-        if store.train_idx.numel() == 0:
-            raise InputError("the graph has no training nodes")
-        check_fits(store, config)
+        check_run(store, config)
         self.store, self.config, self.seed, self.device = store, config, seed, torch.device(device)
         seed_everything(seed)
         self.model = build_model(config, store.x.size(1), store.num_classes).to(self.device)
@@ -157,14 +168,23 @@ class MiniBatchTrainer:
                 "rng": distributed.gather(rng_state())}  # every rank's: its dropout masks
 
     def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
+        """Continue from ``ckpt``: a checkpoint of this run (kind, seed, settings) shaped as :meth:`state_dict`
+        writes it (:mod:`seqgraph.checkpoint`), else InputError naming what differs."""
         if ckpt.get("kind") != KIND or ckpt.get("seed") != self.seed or \
                 ckpt.get("config") != dataclasses.asdict(self.config):
             raise InputError(f"{path} is not a checkpoint of this mini-batch run (model, seed or settings differ)")
+        checkpoint.check_like(ckpt, {**self.state_dict(), "config": None, "optimizer": None, "rng": None}, path)
         distributed.check_world_size(ckpt["world_size"], path)
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if not 0 <= ckpt["epoch"] <= self.config.epochs:
+            raise InputError(f"{path}: epoch {ckpt['epoch']} is outside 0..{self.config.epochs}")
+        checkpoint.check_records(ckpt["history"], path, "history", HISTORY_RECORD,
+                                 {**HISTORY_RECORD, **dict.fromkeys(("train_acc", "val_acc", "test_acc", "val_loss"),
+                                                                    0.0)})
+        checkpoint.load_adam(self.optimizer, ckpt["optimizer"], path)
+        with checkpoint.complete(path):
+            self.model.load_state_dict(ckpt["model"])
+            set_rng_state(ckpt["rng"][distributed.rank()])
         self.epoch, self.history = ckpt["epoch"], list(ckpt["history"])
-        set_rng_state(ckpt["rng"][distributed.rank()])
 
     @property
     def finished(self) -> bool:

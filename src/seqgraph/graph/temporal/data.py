@@ -93,5 +93,5 @@ class TemporalSignal:
 def batch(features: Tensor, values: Tensor, starts: Tensor, window: int, horizon: int) -> tuple[Tensor, Tensor]:
     """The windows starting at ``starts`` ``(B,)``: inputs ``(B, P, N, F)`` from ``features`` ``(T, N, F)`` and
     targets ``(B, H, N)`` from ``values`` ``(T, N)``. Only these ``B`` windows are copied."""
-    steps = starts[:, None] + torch.arange(window + horizon)  # (B, P + H)
+    steps = starts[:, None] + torch.arange(window + horizon, device=starts.device)  # (B, P + H)
     return features[steps[:, :window]], values[steps[:, window:]]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ... import distributed
+from ... import checkpoint, distributed
 from ...errors import InputError, NonFiniteLossError
 from ...seeding import rng_state, seed_everything, set_rng_state
 from .data import TemporalSignal, batch
@@ -208,6 +208,11 @@ class ForecastTrainer:
     def evaluate(self, split: str) -> dict:
         return _metrics(self.config.protocol, *self.predict(getattr(self.splits, split)), self.signal.missing_zeros)
 
+    @property
+    def scored(self) -> list[str]:
+        """The splits evaluated after every epoch (those that hold windows)."""
+        return [split for split in ("val", "test") if getattr(self.splits, split).numel()]
+
     def _score(self, record: dict) -> float | None:
         rule = SELECT[self.config.protocol]
         if rule is None:
@@ -224,9 +229,8 @@ class ForecastTrainer:
             self.epoch += 1
             if self.optimizer is not None:
                 self._schedule()
-            scored = [split for split in ("val", "test") if getattr(self.splits, split).numel()]
             record = {"epoch": self.epoch, "train_loss": loss, "seconds": time.perf_counter() - start,
-                      **{split: self.evaluate(split) for split in scored}}
+                      **{split: self.evaluate(split) for split in self.scored}}
             self.history.append(record)
             if self._is_best(record):
                 self.best_epoch, self.best_state = self.epoch, copy.deepcopy(self.model.state_dict())
@@ -272,16 +276,39 @@ class ForecastTrainer:
                 "rng": distributed.gather(rng_state())}
 
     def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
-        if ckpt.get("kind") != KIND or ckpt.get("seed") != self.seed or \
-                ckpt.get("config") != dataclasses.asdict(self.config):
-            raise InputError(f"{path} is not a checkpoint of this forecasting run (model, seed or settings differ)")
+        """Continue from ``ckpt``. One of another run, or whose entries lack the structure this run writes (the same
+        keys, weights of the same shapes, Adam's moments shaped like their parameters, a history of this run's
+        records: :mod:`seqgraph.checkpoint`), is refused naming what differs, before anything is restored."""
+        checkpoint.check_kind(ckpt, KIND, path)
+        if ckpt.get("seed") != self.seed or ckpt.get("config") != dataclasses.asdict(self.config):
+            raise InputError(f"{path} is not a checkpoint of this forecasting run (its seed or settings differ)")
+        weights = self.model.state_dict()
+        checkpoint.check_like(ckpt, {"kind": KIND, "config": None, "seed": 0, "epoch": 0, "step": 0, "finished": False,
+                                     "world_size": 0, "model": weights, "optimizer": None, "history": [],
+                                     "best_epoch": 0, "best_state": weights, "rng": []}, path)
         distributed.check_world_size(ckpt["world_size"], path)
-        self.model.load_state_dict(ckpt["model"])
+        epoch, best, history = ckpt["epoch"], ckpt["best_epoch"], ckpt["history"]
+        last = self.config.epochs if self.trainable else 1
+        if not (0 <= epoch <= last and len(history) == epoch and (0 < best <= epoch or best == epoch == 0)
+                and ckpt["step"] >= 0):
+            raise InputError(f"{path}: epoch {epoch}, best epoch {best}, step {ckpt['step']} and {len(history)} "
+                             f"records are not those of a run of {last} epoch(s)")
+        checkpoint.check_records(history, path, "history", self._record_like())
+        if [record["epoch"] for record in history] != list(range(1, epoch + 1)):
+            raise InputError(f"{path}: the history's epochs are not 1..{epoch}")
         if self.optimizer is not None:
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.epoch, self.step, self.history = ckpt["epoch"], ckpt["step"], list(ckpt["history"])
-        self.best_epoch, self.best_state = ckpt["best_epoch"], ckpt["best_state"]
-        set_rng_state(ckpt["rng"][distributed.rank()])
+            checkpoint.load_adam(self.optimizer, ckpt["optimizer"], path)
+        with checkpoint.complete(path):
+            self.model.load_state_dict(ckpt["model"])
+            set_rng_state(ckpt["rng"][distributed.rank()])
+        self.epoch, self.step, self.history = epoch, ckpt["step"], list(history)
+        self.best_epoch, self.best_state = best, ckpt["best_state"]
+
+    def _record_like(self) -> dict:
+        """A history record of this run, its numbers made up: the structure a checkpoint's records must have."""
+        shape = (1, self.config.horizon, self.signal.num_nodes)
+        metrics = _metrics(self.config.protocol, torch.zeros(shape), torch.ones(shape), self.signal.missing_zeros)
+        return {"epoch": 0, "train_loss": 0.0, "seconds": 0.0, **dict.fromkeys(self.scored, metrics)}
 
     def result(self) -> dict:
         """The reported epoch's numbers (see :data:`SELECT`) and the run's timing."""

@@ -18,7 +18,7 @@ from ....graph.datasets.amazon import load_amazon_photo
 from ....graph.node.models import KINDS
 from ....graph.scale.sampler import check_fanouts
 from ....graph.scale.storage import GraphStore, is_store, open_store
-from ....graph.scale.train import KIND, MiniBatchTrainer, check_fits, minibatch_config
+from ....graph.scale.train import KIND, MiniBatchTrainer, check_run, minibatch_config
 from ....outdir import write_json
 from ....stats import mean_std, pm
 from ...flags import MAX_LAYERS, MAX_SIZE, bounded_int, fanout, naming
@@ -90,7 +90,7 @@ def _run(args, device) -> int:
     out = Path(args.out)
     run_config = {"dataset": args.dataset, "seeds": args.seeds, "mode": "mini-batch", **dataclasses.asdict(config)}
     stores = {seed: _graph(args.dataset, args.data_dir, seed) for seed in args.seeds[:1]}  # checked before writing
-    check_fits(stores[args.seeds[0]][0], config)
+    check_run(stores[args.seeds[0]][0], config)
     if distributed.is_main():
         prepare_out(args, "graph train", run_config, resume=args.resume, only_check=True)
     if not args.resume and not args.force:
