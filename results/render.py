@@ -12,7 +12,7 @@ builders that ``seqgraph reproduce`` runs (``toy_argv``, ``graph_train_argv`` ..
 """
 
 import argparse
-import importlib
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -26,11 +26,16 @@ GENERATED = ("docs/_build", "docs/generated", "docs/auto_tutorials")  # written 
 
 def tables() -> dict:
     """The renderers of results/tables/, by the name that marks a table in a page."""
-    sys.path.insert(0, str(ROOT / "results"))  # this file runs as a script, beside its package
-    try:
-        return importlib.import_module("tables").TABLES
-    finally:
-        sys.path.pop(0)
+    # loaded from its path under a name of its own: "tables" is also PyTables, which pandas may have imported
+    name = "seqgraph_results_tables"
+    if name not in sys.modules:
+        package = ROOT / "results" / "tables"
+        spec = importlib.util.spec_from_file_location(
+            name, package / "__init__.py", submodule_search_locations=[str(package)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name].TABLES
 
 
 def render(page: str, root: Path = ROOT) -> str:
