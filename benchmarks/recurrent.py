@@ -13,9 +13,11 @@ embedding 32, hidden 128, 16 classes (random combinations, Table 2). The counter
 Every model takes one step in turn, in rounds, so that load from other processes hits them alike; after
 warm-up the median step time counts, and the ratio is ours / the counterpart's. Each step is also timed by
 phase (forward with the loss, backward, Adam), so that a missed target shows where the time goes, and the
-LSTM layer alone is timed beside the matrix products its loop makes (see ``lstm_bound``); the BiLSTM's one
-loop is timed beside the same weights run as two LSTM layers (``bilstm_one_loop``).
-Targets (issue 18): every ratio <= 1.0, the LSTM's <= 0.9, at 1 and at 2 threads.
+LSTM layer alone is timed beside the matrix products its loop makes and beside itself with the Python loops
+(see ``lstm_bound``); the BiLSTM's one loop is timed beside the same weights run as two LSTM layers
+(``bilstm_one_loop``). Our layers run their loops in C++ where ``seqgraph.fused`` built them (the results
+record ``seqgraph.fused.backend()``; ``SEQGRAPH_FUSED=python`` measures the Python loops instead).
+Targets (issues 18 and 27): every ratio <= 1.0, the LSTM's <= 0.9, at 1 and at 2 threads.
 
     python benchmarks/recurrent.py [--steps 60] [--warmup 10] [--threads 1 2]
 
@@ -24,6 +26,7 @@ and after each thread count: on a shared machine, threads waiting for a busy cor
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -35,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqgraph import fused
+from seqgraph.fused import native
 from seqgraph.fused.kernels import linear, weight_gradient
 from seqgraph.memory.classifier import CLASSIFIERS, build_classifier
 from seqgraph.recurrent import LSTM, BiLSTM
@@ -96,14 +101,15 @@ def ratios(results: dict[str, dict]) -> dict[str, dict]:
 
 
 def lstm_bound(steps: int, warmup: int) -> dict[str, dict]:
-    """The LSTM layer alone (forward; backward of a loss on h(T)), ours and nn.LSTM's, beside the matrix products
-    our fused loop makes, timed alone with the same calls and shapes: the input projection and T recurrent
-    products forward; T - 1 recurrent products, the input gradient and the weight gradient backward. Where
-    the products alone take about as long as nn.LSTM's whole pass, the gate arithmetic around them (separate
-    torch operations, where oneDNN's RNN fuses it) decides the gap."""
+    """The LSTM layer alone (forward; backward of a loss on h(T)), ours (with the backend's loops, and with the
+    Python loops) and nn.LSTM's, beside the matrix products our fused loop makes, timed alone with the same calls
+    and shapes: the input projection and T recurrent products forward; T - 1 recurrent products, the input
+    gradient and the weight gradient backward. Where the products alone take about as long as nn.LSTM's whole
+    pass, the gate arithmetic and the work around the products decide the gap."""
     T, B, I, H = STEPS_T, BATCH, EMBEDDING, HIDDEN
     x = torch.randn(B, T, I, requires_grad=True)
-    layers = {"ours": LSTM(I, H), "torch.nn.LSTM": nn.LSTM(I, H, batch_first=True)}
+    ours = LSTM(I, H)
+    layers = {"ours": ours, "ours, Python loops": ours, "torch.nn.LSTM": nn.LSTM(I, H, batch_first=True)}
     x_flat, d_flat, inputs = torch.randn(T * B, I), torch.randn(T, B, 4 * H), torch.randn(T, B, I + H)
     weight_ih, weight_hh, h, d = torch.randn(4 * H, I), torch.randn(4 * H, H), torch.randn(B, H), torch.randn(B, 4 * H)
 
@@ -121,10 +127,11 @@ def lstm_bound(steps: int, warmup: int) -> dict[str, dict]:
     times = {name: {"forward": [], "backward": []} for name in (*layers, "products only")}
     for _ in range(warmup + steps):
         for name, layer in layers.items():
-            start = time.perf_counter()
-            outputs, _ = layer(x)
-            middle = time.perf_counter()
-            outputs[:, -1].sum().backward()
+            with native.python_loops() if name == "ours, Python loops" else contextlib.nullcontext():
+                start = time.perf_counter()
+                outputs, _ = layer(x)
+                middle = time.perf_counter()
+                outputs[:, -1].sum().backward()
             times[name]["forward"].append(1e3 * (middle - start))
             times[name]["backward"].append(1e3 * (time.perf_counter() - middle))
         for phase, run in (("forward", products_forward), ("backward", products_backward)):
@@ -176,8 +183,8 @@ def main() -> None:
         run["bilstm_forward_backward"] = bilstm_one_loop(args.steps, args.warmup)
         runs.append(run)
         print(f"forward + backward + Adam, batch {BATCH}, T={STEPS_T}, embedding {EMBEDDING}, hidden {HIDDEN}; "
-              f"median of {args.steps} steps, {threads} thread(s), load average {load_before[0]:.2f} before, "
-              f"{run['load_average_after'][0]:.2f} after")
+              f"median of {args.steps} steps, {threads} thread(s), {fused.backend()} loops, load average "
+              f"{load_before[0]:.2f} before, {run['load_average_after'][0]:.2f} after")
         print(f"{'layer':<10}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}{'cpu ratio':>11}   by phase (fwd, bwd, adam)"
               f"   counterpart")
         for name in CLASSIFIERS:
@@ -194,6 +201,7 @@ def main() -> None:
         "what": "forward+backward+Adam step of the sequence classifier; ratio = our median step time / the "
                 "median step time of the same classifier with the torch counterpart as its recurrent layer",
         "counterparts": {name: label for name, (label, _) in COUNTERPARTS.items()},
+        "fused_backend": fused.backend(),
         "config": {"batch": BATCH, "T": STEPS_T, "embedding": EMBEDDING, "hidden": HIDDEN, "symbols": SYMBOLS,
                    "classes": CLASSES, "steps": args.steps, "warmup": args.warmup},
         "torch": torch.__version__, "cpu_count": os.cpu_count(),

@@ -11,8 +11,9 @@ from other processes hits both alike, medians after warm-up:
 
 The trainer's step minus the bare step (paired, in process CPU time) is what the loop around the model
 costs; it is the same code for both models, so the throughput ratio is decided by the layer. Also times
-batch generation alone, for every task at its Table 2 batch size. Target (issue 18): ours >= 1.0x
-nn.LSTM's examples per second.
+batch generation alone, for every task at its Table 2 batch size. Target (issues 18 and 27): ours >= 1.0x
+nn.LSTM's examples per second. Our LSTM runs its loops in C++ where ``seqgraph.fused`` built them (recorded as
+``fused_backend``; ``SEQGRAPH_FUSED=python`` measures the Python loops).
 
     python benchmarks/toy.py [--steps 60] [--warmup 10] [--threads 1]
 
@@ -32,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqgraph import fused
 from seqgraph.memory.tasks import make_task
 from seqgraph.memory.train import PRESETS, ToyConfig, ToyTrainer
 
@@ -117,6 +119,7 @@ def main() -> None:
         "loop_cpu_fraction_of_trainer_step": {name: r["loop_cpu_ms"] / r["trainer_cpu_step_ms"]
                                               for name, r in results.items()},
         "batch_ms_at_table2_batch_and_longest_length": {name: batch_ms(name, p, rng) for name, p in PRESETS.items()},
+        "fused_backend": fused.backend(),
         "threads": torch.get_num_threads(), "load_average_before": load_before, "load_average_after": load_after,
         "torch": torch.__version__, "cpu_count": os.cpu_count(), "platform": platform.platform(),
     }

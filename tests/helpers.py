@@ -53,3 +53,34 @@ def pyg_temporal():
         for name in added:
             del sys.modules[name]
     return recurrent
+
+
+def chebyshev_blocks(conv) -> torch.Tensor:
+    """PyG's ChebConv keeps Θ_k as ``lins[k].weight`` ``(F', F)``: ours is their column block k."""
+    return torch.cat([lin.weight for lin in conv.lins], 1)
+
+
+@torch.no_grad()
+def copy_pygt_gconv_gru(theirs, ours) -> None:
+    """Their ``GConvGRU``'s weights into our ``GConvGRUCell``: their Z keeps the state, so our z = 1 - Z (its
+    weights and biases negated); each of their six convolutions has a bias, ours the sums."""
+    ours.input_conv.weight.copy_(torch.cat([-chebyshev_blocks(theirs.conv_x_z), chebyshev_blocks(theirs.conv_x_r),
+                                            chebyshev_blocks(theirs.conv_x_h)]))
+    ours.input_conv.bias.copy_(torch.cat([-(theirs.conv_x_z.bias + theirs.conv_h_z.bias),
+                                          theirs.conv_x_r.bias + theirs.conv_h_r.bias,
+                                          theirs.conv_x_h.bias + theirs.conv_h_h.bias]))
+    ours.gate_conv.weight.copy_(torch.cat([-chebyshev_blocks(theirs.conv_h_z), chebyshev_blocks(theirs.conv_h_r)]))
+    ours.candidate_conv.weight.copy_(chebyshev_blocks(theirs.conv_h_h))
+
+
+@torch.no_grad()
+def copy_pygt_gconv_lstm(theirs, ours) -> None:
+    """Their ``GConvLSTM``'s weights into our ``GConvLSTMCell``, their diagonal peepholes set to 0 (GCRN model 2
+    has them, ours does not); their names i, f, c, o are our gates i, f, g, o."""
+    for name in ("w_c_i", "w_c_f", "w_c_o"):
+        getattr(theirs, name).zero_()
+    gates = "ifco"
+    ours.input_conv.weight.copy_(torch.cat([chebyshev_blocks(getattr(theirs, f"conv_x_{g}")) for g in gates]))
+    ours.hidden_conv.weight.copy_(torch.cat([chebyshev_blocks(getattr(theirs, f"conv_h_{g}")) for g in gates]))
+    ours.input_conv.bias.copy_(torch.cat([getattr(theirs, f"conv_x_{g}").bias + getattr(theirs, f"conv_h_{g}").bias
+                                          + getattr(theirs, f"b_{g}")[0] for g in gates]))

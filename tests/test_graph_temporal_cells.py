@@ -7,7 +7,7 @@ from seqgraph.cells import GRUCell, LSTMCell
 from seqgraph.graph.temporal.cells import DCGRUCell, GConvGRUCell, GConvLSTMCell, TGCNCell
 from seqgraph.graph.temporal.operators import gcn_operator, product, random_walks, scaled_laplacian
 
-from .helpers import pyg_temporal
+from .helpers import copy_pygt_gconv_gru, copy_pygt_gconv_lstm, pyg_temporal
 from .test_graph_temporal_conv import weighted_graph
 
 N, B, I, H = 6, 3, 2, 4
@@ -133,32 +133,15 @@ def test_gconv_gru_and_lstm_match_pyg_temporal_with_copied_weights():
     laplacian = scaled_laplacian(edge_index, weight, N)
     x, h = inputs(4)
 
-    def stacked(conv):  # PyG's ChebConv keeps Θ_k as lins[k].weight (out, in): ours is their column block k
-        return torch.cat([conv.lins[k].weight for k in range(K)], 1)
-
     theirs, ours = recurrent.GConvGRU(I, H, K).double(), GConvGRUCell(I, H, K).double()
     randomise(theirs)
-    with torch.no_grad():  # Ensure same weights and bias: their Z keeps the state, so our z = 1 - Z (negated)
-        ours.input_conv.weight.copy_(torch.cat([-stacked(theirs.conv_x_z), stacked(theirs.conv_x_r),
-                                                stacked(theirs.conv_x_h)]))
-        ours.input_conv.bias.copy_(torch.cat([-(theirs.conv_x_z.bias + theirs.conv_h_z.bias),
-                                              theirs.conv_x_r.bias + theirs.conv_h_r.bias,
-                                              theirs.conv_x_h.bias + theirs.conv_h_h.bias]))
-        ours.gate_conv.weight.copy_(torch.cat([-stacked(theirs.conv_h_z), stacked(theirs.conv_h_r)]))
-        ours.candidate_conv.weight.copy_(stacked(theirs.conv_h_h))
+    copy_pygt_gconv_gru(theirs, ours)
     for b in range(B):
         torch.testing.assert_close(ours(x, h, laplacian)[:, b], theirs(x[:, b], edge_index, weight, h[:, b]))
 
     theirs, ours = recurrent.GConvLSTM(I, H, K).double(), GConvLSTMCell(I, H, K).double()
     randomise(theirs)
-    with torch.no_grad():  # Ensure same weights and bias; their diagonal peepholes w_c off (GCRN model 2 has them)
-        for name in ("w_c_i", "w_c_f", "w_c_o"):
-            getattr(theirs, name).zero_()
-        gates = "ifco"  # their names for our i, f, g, o
-        ours.input_conv.weight.copy_(torch.cat([stacked(getattr(theirs, f"conv_x_{g}")) for g in gates]))
-        ours.hidden_conv.weight.copy_(torch.cat([stacked(getattr(theirs, f"conv_h_{g}")) for g in gates]))
-        ours.input_conv.bias.copy_(torch.cat([getattr(theirs, f"conv_x_{g}").bias + getattr(theirs, f"conv_h_{g}").bias
-                                              + getattr(theirs, f"b_{g}")[0] for g in gates]))
+    copy_pygt_gconv_lstm(theirs, ours)  # their diagonal peepholes off (GCRN model 2 has them)
     c = torch.randn_like(h)
     for b in range(B):
         h_theirs, c_theirs = theirs(x[:, b], edge_index, weight, h[:, b], c[:, b])

@@ -21,6 +21,45 @@ def recurrent_speed(root: Path) -> Table:
                  f"`python benchmarks/recurrent.py` (load average {'-'.join(loads)})")
 
 
+def lstm_layer(root: Path) -> Table:
+    r = load("benchmarks/results/recurrent.json", root)
+    names = (("ours", "our LSTM (C++ loops)"),
+             ("ours, Python loops", "our LSTM, Python loops (`SEQGRAPH_FUSED=python`)"),
+             ("torch.nn.LSTM", "`nn.LSTM` (oneDNN's RNN kernel)"),
+             ("products only", "our LSTM's matrix products alone"))
+
+    def times(run: dict, key: str) -> str:
+        alone = run["lstm_layer_alone"][key]
+        return f"{alone['forward_ms']:.2f} / {alone['backward_ms']:.2f}"
+    rows = [[label, *(times(run, key) for run in r["runs"])] for key, label in names]
+    return Table(["LSTM layer, forward / backward ms", *(f"{run['threads']} thread(s)" for run in r["runs"])], rows,
+                 "`python benchmarks/recurrent.py` (the same run as the table above)")
+
+
+def threads_products(root: Path) -> Table:
+    r = load("benchmarks/results/threads.json", root)
+    cores = r["cores"]
+    rows = [[" × ".join(map(str, p["size"])), f"{p['multiply_adds']:.1e}",
+             *(f"{p[f'{load}_{t}_threads_us']:,.0f}" for load in ("idle", "busy") for t in (1, cores))]
+            for p in r["products"]]
+    return Table(["product (m × k × n)", "multiply-adds", "idle, 1 thread, µs", f"idle, {cores} threads, µs",
+                  "busy, 1 thread, µs", f"busy, {cores} threads, µs"], rows,
+                 f"`python benchmarks/threads.py` (busy: one `python -c \"while True: pass\"` beside; load average "
+                 f"{r['load_average_before'][0]:.1f} before)")
+
+
+def threads_commands(root: Path) -> Table:
+    r = load("benchmarks/results/threads.json", root)
+    s, cores = r["reproduce_smoke"], r["cores"]
+    m = s["median_seconds"]
+    rows = [["threads chosen for the work (the default)", f"{m['idle_rule']:.1f}", f"{m['busy_rule']:.1f}",
+             f"**{s['busy_over_idle_rule']:.2f}**"],
+            [f"`--threads {cores}` (every core, torch's default)", f"{m['idle_every_core']:.1f}",
+             f"{m['busy_every_core']:.1f}", f"{s['busy_over_idle_every_core']:.2f}"]]
+    return Table(["`seqgraph reproduce --profile smoke`", "idle, s", "beside a busy process, s", "busy / idle"], rows,
+                 f"`python benchmarks/threads.py` (medians of {len(s['seconds']['idle_rule'])} rounds)")
+
+
 def toy_speed(root: Path) -> Table:
     r = load("benchmarks/results/toy.json", root)
     ours, torch_ = r["results"]["ours"], r["results"]["torch.nn.LSTM"]
@@ -120,6 +159,7 @@ def graph_classify_speed(root: Path) -> Table:
                  f"alternating rounds, load average {r['load_average_before'][0]:.1f} before)")
 
 
-TABLES = {"recurrent-speed": recurrent_speed, "toy-speed": toy_speed, "text-cells": text_cells, "allocator": allocator,
-          "text-budget": text_budget, "propagate": propagate, "graph-speed": graph_speed, "graph-classify-speed":
-          graph_classify_speed}
+TABLES = {"recurrent-speed": recurrent_speed, "lstm-layer": lstm_layer, "threads-products": threads_products,
+          "threads-commands": threads_commands, "toy-speed": toy_speed, "text-cells": text_cells,
+          "allocator": allocator, "text-budget": text_budget, "propagate": propagate, "graph-speed": graph_speed,
+          "graph-classify-speed": graph_classify_speed}

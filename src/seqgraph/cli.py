@@ -13,7 +13,7 @@ import signal
 import sys
 import warnings
 
-from . import __version__, outdir
+from . import __version__, outdir, threads
 from .allocator import keep_freed_memory
 from .datadir import UnverifiedData
 from .errors import InputError, NonFiniteLossError
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _one_line_warning
     locks = outdir.held()  # reproduce runs commands in-process: each releases only the folders it locked
     try:
-        return args.func(args) or 0
+        with threads.requested(getattr(args, "threads", None)):  # else each command's work decides (threads.py)
+            return args.func(args) or 0
     except InputError as e:
         print(f"seqgraph {args.command}: error: {e}", file=sys.stderr)
         return 2

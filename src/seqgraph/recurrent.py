@@ -54,7 +54,7 @@ class _Recurrent(nn.Module):
 
 
 class RNN(_Recurrent):
-    """The vanilla RNN, :class:`~seqgraph.cells.RNNCell` (SPEC eq. 1) over ``t = 1..T``; batch-first.
+    """The vanilla RNN, :class:`~seqgraph.cells.RNNCell` (:ref:`eq. (1) <eq-rnn>`) over ``t = 1..T``; batch-first.
 
     Args:
         input_size: $N_{in}$, the size $I$ of $x(t)$.
@@ -77,7 +77,7 @@ class RNN(_Recurrent):
 
 class GRU(_Recurrent):
     """The GRU of Cho et al. 2014 (reset gate before the recurrent product; :class:`~seqgraph.cells.GRUCell`,
-    SPEC eq. 29-32) over ``t = 1..T``; batch-first.
+    :ref:`eq. (29)-(32) <eq-gru>`) over ``t = 1..T``; batch-first.
 
     Args:
         input_size: $N_{in}$, the size $I$ of $x(t)$.
@@ -98,15 +98,15 @@ class GRU(_Recurrent):
 
 
 class PeepholeLSTM(_Recurrent):
-    """SPEC's peephole LSTM, :class:`~seqgraph.cells.PeepholeLSTMCell` (eq. 35-39), over ``t = 1..T``;
-    batch-first.
+    """The peephole LSTM, :class:`~seqgraph.cells.PeepholeLSTMCell` (:ref:`eq. (35)-(39) <eq-peephole>`), over
+    ``t = 1..T``; batch-first.
 
     Args:
         input_size: $N_{in}$, the size $I$ of $x(t)$.
         hidden_size: $N_h$, the size $H$ of $h(t)$ and $c(t)$.
 
     The loop and its backward pass run in :class:`~seqgraph.fused.peephole.PeepholeLSTMFunction`. The state
-    carries ``h`` for the LSTMs' common interface, but SPEC's cell never reads ``h(0)``.
+    carries ``h`` for the LSTMs' common interface, but the peephole cell never reads ``h(0)``.
 
     Shapes: ``x`` ``(B, T, I)``, optional state ``(h(0), c(0))`` each ``(B, H)`` -> outputs ``(B, T, H)``,
     ``(h(T), c(T))``.
@@ -116,14 +116,14 @@ class PeepholeLSTM(_Recurrent):
 
     def forward(self, x: torch.Tensor, state=None):
         check_sequence(self, x)
-        _, c0 = self.cell.zero_state(x) if state is None else state  # h(0) is not an input of SPEC's cell
+        _, c0 = self.cell.zero_state(x) if state is None else state  # h(0) is not an input of the peephole cell
         cell = self.cell
         h, c = PeepholeLSTMFunction.apply(x.transpose(0, 1), cell.weight_ih, cell.bias, cell.weight_hh, c0)
         return h.transpose(0, 1), (h[-1], c)  # (B, T, H), ((B, H), (B, H))
 
 
 class LSTM(_Recurrent):
-    """The LSTM, :class:`~seqgraph.cells.LSTMCell` (SPEC eq. 4-9), over ``t = 1..T``; batch-first.
+    """The LSTM, :class:`~seqgraph.cells.LSTMCell` (:ref:`eq. (4)-(9) <eq-lstm>`), over ``t = 1..T``; batch-first.
 
     The loop and its backward pass run in :class:`~seqgraph.fused.lstm.LSTMFunction` (one direction); the
     numbers are those of stepping ``self.cell`` by hand, and of ``torch.nn.LSTM`` with the same weights (see
@@ -146,9 +146,10 @@ class LSTM(_Recurrent):
         cell = self.cell
         bias = None if cell.bias is None else cell.bias[None]
         # one direction: LSTMFunction's direction dimension of size 1; time-major inside, as nn.LSTM's
-        h, c = LSTMFunction.apply(x.transpose(0, 1)[:, None], cell.weight_ih[None], bias, cell.weight_hh[None],
-                                  h0[None], c0[None])  # (T, 1, B, H), (1, B, H)
-        return h[:, 0].transpose(0, 1), (h[-1, 0], c[0])
+        h, c = LSTMFunction.apply(x.transpose(0, 1)[None], cell.weight_ih[None], bias, cell.weight_hh[None],
+                                  h0[None], c0[None])  # (1, T, B, H), (1, B, H)
+        h = h.squeeze(0)  # a view both ways: indexing would cost a zero-filled copy in the backward pass
+        return h.transpose(0, 1), (h[-1], c.squeeze(0))
 
     @classmethod
     def from_torch(cls, module: nn.LSTM) -> "LSTM":
@@ -165,8 +166,8 @@ class LSTM(_Recurrent):
 
 
 class BiLSTM(nn.Module):
-    r"""The bidirectional LSTM of SPEC eq. (14)-(28): a forward LSTM over $t = 1..T$ and a backward LSTM with
-    its own parameters over $t = T..1$ (Schuster & Paliwal 1997, "Bidirectional Recurrent Neural Networks",
+    r"""The bidirectional LSTM of :ref:`eq. (14)-(28) <eq-bilstm>`: a forward LSTM over $t = 1..T$ and a backward
+    LSTM with its own parameters over $t = T..1$ (Schuster & Paliwal 1997, "Bidirectional Recurrent Neural Networks",
     https://doi.org/10.1109/78.650093); batch-first.
 
     .. math::
@@ -212,12 +213,12 @@ class BiLSTM(nn.Module):
         cells = (self.forward_lstm.cell, self.backward_lstm.cell)
         x = x.transpose(0, 1)  # (T, B, I)
         # both directions in one loop: the backward one reads t = T..1, so its step s is position T - s
-        h, c = LSTMFunction.apply(torch.stack((x, x.flip(0)), 1), *(torch.stack([getattr(cell, name) for cell in cells])
-                                  for name in ("weight_ih", "bias", "weight_hh")), h0, c0)  # (T, 2, B, H), (2, B, H)
+        h, c = LSTMFunction.apply(torch.stack((x, x.flip(0))), *(torch.stack([getattr(cell, name) for cell in cells])
+                                  for name in ("weight_ih", "bias", "weight_hh")), h0, c0)  # (2, T, B, H), (2, B, H)
         # flipping the backward direction's outputs puts h_bwd(t) at position t
-        outputs = torch.cat((h[:, 0], h[:, 1].flip(0)), -1).transpose(0, 1)  # (B, T, 2H)
+        outputs = torch.cat((h[0], h[1].flip(0)), -1).transpose(0, 1)  # (B, T, 2H)
         # H = [h_fwd(T); h_bwd(1)]: the backward direction's last step is position 1
-        return outputs, (torch.cat((h[-1, 0], h[-1, 1]), -1), torch.cat((c[0], c[1]), -1))
+        return outputs, (torch.cat((h[0, -1], h[1, -1]), -1), torch.cat((c[0], c[1]), -1))
 
     @classmethod
     def from_torch(cls, module: nn.LSTM) -> "BiLSTM":

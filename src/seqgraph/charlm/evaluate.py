@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import threads
 from .model import CharLM
 
 STREAM_WINDOW = 1024  # characters per forward call of the left-to-right pass (memory only)
@@ -47,10 +48,11 @@ def stream_score(model: CharLM, data: np.ndarray, window: int = STREAM_WINDOW) -
     device = next(model.parameters()).device
     n = len(data) - 1  # targets
     total_loss, total_correct, state = 0.0, 0, None
-    for start in range(0, n, window):
-        x, y = _window(data, np.array([start]), min(window, n - start), device)  # (1, T)
-        loss, correct, state = _totals(model, x, y, state)
-        total_loss, total_correct = total_loss + loss, total_correct + correct
+    with threads.for_work(threads.recurrent_work(1, model.config.hidden_size)):  # one row: small products
+        for start in range(0, n, window):
+            x, y = _window(data, np.array([start]), min(window, n - start), device)  # (1, T)
+            loss, correct, state = _totals(model, x, y, state)
+            total_loss, total_correct = total_loss + loss, total_correct + correct
     model.train(was_training)
     return _result(total_loss, total_correct, n)
 
@@ -69,11 +71,12 @@ def window_score(model: CharLM, data: np.ndarray, seq_len: int, batch_size: int 
     starts = np.arange(0, n, seq_len)
     full, tail = starts[: n // seq_len], starts[n // seq_len:]
     chunks = [(full[i: i + batch_size], seq_len) for i in range(0, len(full), batch_size)]
-    for chunk_starts, length in chunks + [(tail, n - n // seq_len * seq_len)]:
-        if len(chunk_starts) == 0 or length == 0:
-            continue
-        loss, correct, _ = _totals(model, *_window(data, chunk_starts, length, device))
-        total_loss, total_correct = total_loss + loss, total_correct + correct
+    with threads.for_work(threads.recurrent_work(min(batch_size, len(full) or 1), model.config.hidden_size)):
+        for chunk_starts, length in chunks + [(tail, n - n // seq_len * seq_len)]:
+            if len(chunk_starts) == 0 or length == 0:
+                continue
+            loss, correct, _ = _totals(model, *_window(data, chunk_starts, length, device))
+            total_loss, total_correct = total_loss + loss, total_correct + correct
     model.train(was_training)
     return _result(total_loss, total_correct, n)
 

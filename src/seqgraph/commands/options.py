@@ -1,5 +1,5 @@
-"""The options every experiment command shares (--out, --force, --device, --data-dir, --json) and what --device
-resolves to, also under torchrun."""
+"""The options every experiment command shares (--out, --force, --device, --data-dir, --json, --threads) and what
+--device resolves to, also under torchrun."""
 
 import argparse
 from collections.abc import Callable
@@ -8,14 +8,24 @@ import torch
 
 from .. import distributed
 from ..errors import InputError
+from .flags import bounded_int
+
+MAX_THREADS = 1024
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """--out, --force, --device, --data-dir, --json: the options every experiment command has."""
+    """--out, --force, --device, --data-dir, --json, --threads: the options every experiment command has."""
     add_out_options(parser, "folder for results.json, checkpoints and plots")
     add_device_option(parser)
     add_data_dir_option(parser)
     add_json_option(parser)
+    add_threads_option(parser)
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=bounded_int(MAX_THREADS),
+                        help="torch threads for all the work (default: OMP_NUM_THREADS if set, else one thread for "
+                        "small work and every core for large products)")
 
 
 def add_out_options(parser: argparse.ArgumentParser, help: str, required: bool = True) -> None:

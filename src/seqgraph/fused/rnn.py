@@ -1,14 +1,15 @@
-r"""The vanilla RNN of SPEC eq. (1) over all timesteps, with backpropagation through time written out: the loop
-behind :class:`seqgraph.recurrent.RNN`."""
+r"""The vanilla RNN of :ref:`equation (1) <eq-rnn>` over all timesteps, with backpropagation through time written out:
+the loop behind :class:`seqgraph.recurrent.RNN`."""
 
 import torch
 from torch.autograd.function import once_differentiable
 
-from .kernels import linear, pack, project, project_backward, tanh, weight_gradient
+from . import native
+from .kernels import linear, onednn, pack, project, project_backward, tanh, weight_gradient
 
 
 class RNNFunction(torch.autograd.Function):
-    r"""SPEC eq. (1), $h(t) = \tanh(W_{hx} x(t) + W_{hh} h(t-1) + b_h)$, over all timesteps, time-major, as
+    r""":ref:`Eq. (1) <eq-rnn>`, $h(t) = \tanh(W_{hx} x(t) + W_{hh} h(t-1) + b_h)$, over all timesteps, time-major, as
     :class:`~seqgraph.cells.RNNCell` steps it.
 
     ``apply(x, weight_ih, bias, weight_hh, h0)`` takes the inputs ``x`` ``(T, B, I)``, the cell's parameters
@@ -21,17 +22,21 @@ class RNNFunction(torch.autograd.Function):
         \delta a(t) = \delta h(t) \odot (1 - h(t)^2), \qquad \delta h(t-1) \mathrel{+}= \delta a(t) \, W_{hh}
 
     and the weight gradients are one product each over all steps, $\sum_t \delta a^\top h(t-1)$ and
-    $\sum_t \delta a^\top x(t)$.
+    $\sum_t \delta a^\top x(t)$. The loops run in C++ where :mod:`.native` built them, in Python otherwise,
+    with the same numbers.
     """
 
     @staticmethod
     def forward(ctx, x, weight_ih, bias, weight_hh, h0):
         h = project(x, weight_ih, bias)  # (T, B, H): W_hx x(t) + b_h, then h(t) in place
-        h_prev = h0
         weight = pack(weight_hh, h0.shape[0], h.shape[0])
-        for h_t in h:
-            # (1)
-            h_prev = tanh(h_t.add_(linear(h_prev, weight)), out=h_t)
+        if native.runs(x):  # the same loop in C++
+            native.ops().rnn_forward(h, h0, weight, onednn(h0))
+        else:
+            h_prev = h0
+            for h_t in h:
+                # (1)
+                h_prev = tanh(h_t.add_(linear(h_prev, weight)), out=h_t)
         ctx.save_for_backward(x, weight_ih, weight_hh, h0, h)
         return h
 
@@ -40,13 +45,16 @@ class RNNFunction(torch.autograd.Function):
     def backward(ctx, grad_h):
         x, weight_ih, weight_hh, h0, h = ctx.saved_tensors
         T = h.shape[0]
-        d_a = 1 - h * h  # tanh' = 1 - h^2; the loop multiplies in delta
-        dh = grad_h[-1]  # delta h(T)
         weight_t = pack(weight_hh.t(), h0.shape[0], T)
-        for t in range(T - 1, -1, -1):
-            d_a[t].mul_(dh)
-            if t > 0:
-                dh = linear(d_a[t], weight_t).add_(grad_h[t - 1])
+        if native.runs(x):  # the same loop in C++
+            d_a = native.ops().rnn_backward(h, grad_h, weight_t, onednn(h0))
+        else:
+            d_a = 1 - h * h  # tanh' = 1 - h^2; the loop multiplies in delta
+            dh = grad_h[-1]  # delta h(T)
+            for t in range(T - 1, -1, -1):
+                d_a[t].mul_(dh)
+                if t > 0:
+                    dh = linear(d_a[t], weight_t).add_(grad_h[t - 1])
         d_h0 = linear(d_a[0], weight_t) if ctx.needs_input_grad[4] else None
         d_weight_hh = None
         if ctx.needs_input_grad[3]:

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
+from ... import threads
 from ...graph.datasets.tu import NAMES, load_tu
 from ...graph.level.models import MODELS, READOUT_MODELS
 from ...graph.level.readout import READOUTS
@@ -135,7 +136,9 @@ def run_classify(args) -> int:
     key = args.dataset.lower() if args.dataset.lower() in NAMES else dataset.name
 
     start = time.perf_counter()
-    with GraphRun.progress(config.folds * config.epochs, f"{config.model} {dataset.name}") as bar:
+    nodes_per_batch = config.batch_size * dataset.x.shape[0] // max(len(dataset), 1)  # a batch's graphs, on average
+    with GraphRun.progress(config.folds * config.epochs, f"{config.model} {dataset.name}") as bar, \
+            threads.for_work(threads.graph_work(nodes_per_batch, dataset.x.shape[1], config.hidden_size)):
         def on_epoch(fold, record):
             bar.update(1)
             bar.set_postfix(fold=fold, test=f"{100 * record['test_acc']:.1f}")

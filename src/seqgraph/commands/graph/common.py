@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ... import threads
 from ...graph.data import Graph
 from ...graph.datasets import load_dataset
 from ...graph.node.train import check_training_fits
@@ -50,6 +51,11 @@ class GraphRun:
             check_training_fits(build, self.graph)
         self.out = prepare_out(self.args, command, config)
         return self.out
+
+    def threads(self, hidden: int):
+        """The threads of this graph's work (:mod:`seqgraph.threads`): a layer's ``(N, F) @ (F, hidden)``."""
+        features = 1 if self.graph.x is None else self.graph.x.shape[1]
+        return threads.for_work(threads.graph_work(self.graph.num_nodes, features, hidden))
 
     @staticmethod
     def progress(total: int, desc: str) -> Progress:

@@ -90,7 +90,7 @@ def run_compare(args) -> int:
 
     rows = []
     total = sum(c.config.epochs for c in chosen.values()) * len(args.seeds)
-    with run.progress(total, f"compare {name}") as bar:
+    with run.progress(total, f"compare {name}") as bar, run.threads(max(c.config.hidden_size for c in chosen.values())):
         for key, c in chosen.items():
             runs, parameters = [], None
             for seed in args.seeds:

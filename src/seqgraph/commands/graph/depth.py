@@ -80,7 +80,7 @@ def run_depth(args) -> int:
     demo = self_weight_demo(args.seeds[0])
     rows = []
     total = len(args.variants) * len(args.layers) * len(args.seeds) * config.epochs
-    with run.progress(total, f"depth {name}") as bar:
+    with run.progress(total, f"depth {name}") as bar, run.threads(config.hidden_size):
         for variant in args.variants:
             for layers in args.layers:
                 runs = []

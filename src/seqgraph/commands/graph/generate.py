@@ -4,6 +4,7 @@ from ...graph.datasets.synthetic import check_settings, generate_rmat
 from ...graph.scale.sampler import MAX_NODES
 from ...graph.scale.storage import open_store
 from ..flags import MAX_SIZE, bounded_int, naming, nonnegative_int, positive_float, positive_int, share
+from ..options import add_threads_option
 from ..output import prepare_out, print_json
 
 
@@ -32,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="folder for the .npy files")
     p.add_argument("--force", action="store_true", help="write into --out even if it holds another experiment")
     p.add_argument("--json", action="store_true", help="print a summary as JSON on stdout")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 

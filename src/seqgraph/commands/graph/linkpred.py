@@ -83,7 +83,8 @@ def run_linkpred(args) -> int:
     run.prepare("graph linkpred", run_config, [functools.partial(build_autoencoder, config)])
 
     runs, first = [], None
-    with run.progress(len(args.seeds) * config.epochs, f"{config.model} {name}") as bar:
+    with run.progress(len(args.seeds) * config.epochs, f"{config.model} {name}") as bar, \
+            run.threads(config.hidden_size):
         for seed in args.seeds:
             def on_epoch(record, seed=seed):
                 bar.update(1)

@@ -5,11 +5,11 @@ from typing import TypedDict
 
 import numpy as np
 
-from ... import outdir
+from ... import outdir, threads
 from ...memory.gradients import classifier_gradient_norms, set_spectral_radius, spectral_radius
 from ...memory.train import ToyConfig, ToyTrainer
 from ..flags import MAX_LENGTH, MAX_SIZE, Distinct, bounded_float, bounded_int, nonnegative_int, seed_value
-from ..options import add_device_option, add_json_option, add_out_options, resolve_device
+from ..options import add_device_option, add_json_option, add_out_options, add_threads_option, resolve_device
 from ..output import prepare_out, print_json
 from ..plots import pyplot, save_figure
 
@@ -53,6 +53,7 @@ def register(sub) -> None:
     add_out_options(p, "folder for results.json and gradient_flow.png")
     add_device_option(p)
     add_json_option(p)
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -67,20 +68,8 @@ def run(args) -> int:
                   "device": device.type}
     trainer = ToyTrainer(config, device)  # checks the sizes before anything is written
     out = prepare_out(args, "gradients", experiment)
-    x, y = trainer.task.batch(args.batch, np.random.default_rng([args.seed, 2]))
-    x, y = x.to(device), y.to(device)
-    curves = {"fresh": classifier_gradient_norms(trainer.model, x, y).tolist()}
-    if args.trained_steps:
-        for _ in range(args.trained_steps):
-            trainer.train_step()
-        curves[f"trained {args.trained_steps} steps"] = classifier_gradient_norms(trainer.model, x, y).tolist()
-
-    rnn = ToyTrainer(dataclasses.replace(config, model="rnn"), device).model
-    initial_radius = spectral_radius(rnn.rnn.cell.weight_hh)
-    sweep = {}
-    for radius in args.radii:
-        set_spectral_radius(rnn.rnn.cell.weight_hh, radius)
-        sweep[f"{radius:g}"] = classifier_gradient_norms(rnn, x, y).tolist()
+    with threads.for_work(threads.recurrent_work(args.batch, args.hidden)):
+        curves, sweep, initial_radius = _measure(args, trainer, config, device)
 
     named = {f"{args.model} {name}": v for name, v in curves.items()} | {f"rnn radius {r}": v for r, v in sweep.items()}
     results = GradientResults(
@@ -98,6 +87,25 @@ def run(args) -> int:
             print(f"  {name:<32} {norms[0] / norms[-1]:10.3e} {results['per_step_factor'][name]:8.4f}")
         print(f"fresh RNN's W_hh spectral radius before rescaling: {initial_radius:.3f}")
     return 0
+
+
+def _measure(args, trainer: ToyTrainer, config: ToyConfig, device) -> tuple[dict, dict, float]:
+    """The gradient norms of the model (fresh, then trained) and of the RNN at each spectral radius."""
+    x, y = trainer.task.batch(args.batch, np.random.default_rng([args.seed, 2]))
+    x, y = x.to(device), y.to(device)
+    curves = {"fresh": classifier_gradient_norms(trainer.model, x, y).tolist()}
+    if args.trained_steps:
+        for _ in range(args.trained_steps):
+            trainer.train_step()
+        curves[f"trained {args.trained_steps} steps"] = classifier_gradient_norms(trainer.model, x, y).tolist()
+
+    rnn = ToyTrainer(dataclasses.replace(config, model="rnn"), device).model
+    initial_radius = spectral_radius(rnn.rnn.cell.weight_hh)
+    sweep = {}
+    for radius in args.radii:
+        set_spectral_radius(rnn.rnn.cell.weight_hh, radius)
+        sweep[f"{radius:g}"] = classifier_gradient_norms(rnn, x, y).tolist()
+    return curves, sweep, initial_radius
 
 
 def _plot(path, results: dict, model: str) -> None:

@@ -4,7 +4,7 @@ import dataclasses
 from pathlib import Path
 from typing import TypedDict
 
-from ... import checkpoint, distributed, outdir
+from ... import checkpoint, distributed, outdir, threads
 from ...errors import Interrupted
 from ...memory.classifier import CLASSIFIERS, EMBEDDING_INITIALISATIONS, INITIALISATIONS
 from ...memory.tasks import make_task
@@ -21,7 +21,7 @@ from ..flags import (
     positive_int,
     seed_value,
 )
-from ..options import add_device_option, add_json_option, add_out_options, on_torchrun
+from ..options import add_device_option, add_json_option, add_out_options, add_threads_option, on_torchrun
 from ..output import prepare_out, print_json
 from ..plots import pyplot, save_figure
 from ..training_io import StopRequest, TrainingIO, refuse_restart
@@ -95,6 +95,7 @@ def register(sub) -> None:
     add_out_options(p, "folder for results.json, plots, TensorBoard logs, checkpoints")
     add_device_option(p)
     add_json_option(p)
+    add_threads_option(p)
     p.set_defaults(func=on_torchrun(run))
 
 
@@ -122,7 +123,7 @@ def run(args, device) -> int:
     distributed.main_first(lambda: prepare_out(args, "toy", experiment, resume=args.resume), others=False)
 
     summaries, histories = [], {}
-    with StopRequest() as stop:
+    with StopRequest() as stop, threads.for_work(threads.recurrent_work(base.batch_size, base.hidden_size)):
         for length in lengths:
             for seed in args.seeds:
                 config = dataclasses.replace(base, length=length, seed=seed)

@@ -19,7 +19,7 @@ from ... import outdir
 from ...datadir import data_dir
 from ...errors import InputError, Interrupted
 from ..flags import Distinct
-from ..options import add_data_dir_option, add_device_option
+from ..options import add_data_dir_option, add_device_option, add_threads_option
 from ..output import prepare_out, print_json
 from ..progress import Progress
 from . import page, part1, part2, part3, sequences
@@ -49,6 +49,7 @@ def register(sub) -> None:
     add_device_option(p)
     add_data_dir_option(p)
     p.add_argument("--json", action="store_true", help="print results.json on stdout at the end")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 

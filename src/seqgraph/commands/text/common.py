@@ -8,7 +8,7 @@ from ... import checkpoint
 from ...charlm.data import unknown_chars
 from ...charlm.train import load_model
 from ...errors import InputError, require_regular_file
-from ..options import add_device_option, add_json_option, resolve_device
+from ..options import add_device_option, add_json_option, add_threads_option, resolve_device
 
 LAST, BEST = "checkpoint.pt", "best.pt"
 MAX_CHARACTERS, MAX_SAMPLES = 10**6, 10**4  # generated at once: the codes and the logits of a step fit in memory
@@ -24,11 +24,12 @@ def add_checkpoint_option(p) -> None:
 
 
 def add_prompt_options(p) -> None:
-    """--skip-unknown, --device and --json: what the commands that feed a prompt to a model share."""
+    """--skip-unknown, --device, --json and --threads: what the commands that feed a prompt to a model share."""
     p.add_argument("--skip-unknown", action="store_true",
                    help="drop prompt characters missing from the vocabulary (with a warning) instead of failing")
     add_device_option(p)
     add_json_option(p)
+    add_threads_option(p)
 
 
 def checkpoint_path(arg: str) -> Path:

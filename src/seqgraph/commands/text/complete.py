@@ -2,6 +2,7 @@
 
 import torch
 
+from ... import threads
 from ...charlm.data import decode, encode
 from ...errors import InputError
 from ..flags import bounded_int
@@ -35,9 +36,10 @@ def run_complete(args) -> int:
     if not all(prompts):
         raise InputError("a prompt is empty")
     completions = []
-    for prompt in prompts:  # prompts differ in length, so one at a time
-        x = torch.from_numpy(encode(prompt, vocab).astype("int64")).to(device)[None]  # (1, P)
-        completions.append(decode(model.generate(x, args.length, temperature=0)[0].tolist(), vocab))
+    with threads.for_work(threads.recurrent_work(1, model.config.hidden_size)):
+        for prompt in prompts:  # prompts differ in length, so one at a time
+            x = torch.from_numpy(encode(prompt, vocab).astype("int64")).to(device)[None]  # (1, P)
+            completions.append(decode(model.generate(x, args.length, temperature=0)[0].tolist(), vocab))
     if args.json:
         print_json([{"prompt": p, "completion": c} for p, c in zip(prompts, completions, strict=True)])
     else:

@@ -5,7 +5,7 @@ from ...charlm.data import encode, load_corpus, read_text, resolve
 from ...charlm.evaluate import score
 from ...charlm.finetune import checkpoint_config
 from ...errors import InputError
-from ..options import add_data_dir_option, add_device_option, add_json_option
+from ..options import add_data_dir_option, add_device_option, add_json_option, add_threads_option
 from ..output import print_json
 from .common import add_checkpoint_option, checkpoint_path, load_checkpoint
 
@@ -25,6 +25,7 @@ def register(commands) -> None:
     add_data_dir_option(p)
     add_device_option(p)
     add_json_option(p)
+    add_threads_option(p)
     p.set_defaults(func=run_eval)
 
 

@@ -5,6 +5,7 @@ from typing import TypedDict
 
 import torch
 
+from ... import threads
 from ...charlm.data import decode, encode
 from ...errors import InputError
 from ..flags import bounded_int, nonnegative_float, positive_float, positive_int, seed_value
@@ -116,15 +117,16 @@ def run_sample(args) -> int:
     if live:
         print(samples[0], end="", flush=True)
     done = [False] * args.num
-    for step in model.stream(x, args.length, temperature, args.top_k, args.top_p, generator):  # (N,)
-        for k, code in enumerate(step.tolist()):
-            if not done[k]:
-                samples[k] += vocab[code]
-                done[k] = args.stop_at is not None and samples[k].endswith(args.stop_at)
-                if live:
-                    print(vocab[code], end="", flush=True)
-        if all(done):
-            break
+    with threads.for_work(threads.recurrent_work(args.num, model.config.hidden_size)):
+        for step in model.stream(x, args.length, temperature, args.top_k, args.top_p, generator):  # (N,)
+            for k, code in enumerate(step.tolist()):
+                if not done[k]:
+                    samples[k] += vocab[code]
+                    done[k] = args.stop_at is not None and samples[k].endswith(args.stop_at)
+                    if live:
+                        print(vocab[code], end="", flush=True)
+            if all(done):
+                break
     if args.json:
         print_json(SampleResults(temperature=temperature, top_k=args.top_k, top_p=args.top_p, stop_at=args.stop_at,
                                  seed=args.seed, prompt=prompt, samples=samples))

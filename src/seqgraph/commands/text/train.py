@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from ... import checkpoint, distributed
+from ... import checkpoint, distributed, threads
 from ...atomic import atomic_open
 from ...charlm.data import cache_corpus, check_length, load_corpus, resolve
 from ...charlm.finetune import check_sizes
@@ -25,7 +25,14 @@ from ..flags import (
     probability,
     seed_value,
 )
-from ..options import add_data_dir_option, add_device_option, add_json_option, add_out_options, on_torchrun
+from ..options import (
+    add_data_dir_option,
+    add_device_option,
+    add_json_option,
+    add_out_options,
+    add_threads_option,
+    on_torchrun,
+)
 from ..output import prepare_out, print_json
 from ..training_io import StopRequest, TrainingIO, refuse_restart
 from .common import BEST, LAST, checkpoint_path
@@ -99,6 +106,7 @@ def register(commands) -> None:
     add_device_option(p)
     add_data_dir_option(p)
     add_json_option(p)
+    add_threads_option(p)
     p.set_defaults(func=on_torchrun(run_train))
 
 
@@ -133,7 +141,8 @@ def run_train(args, device) -> int:
         _carry_over(Path(args.resume), out)
     # rank 0 writes the corpus cache, the other processes map it
     trainer.corpus = distributed.main_first(lambda: cache_corpus(trainer.corpus, out))
-    results = _train(trainer, out, args.checkpoint_every, corpus_path)
+    with threads.for_work(threads.recurrent_work(values["batch_size"], values["hidden_size"])):
+        results = _train(trainer, out, args.checkpoint_every, corpus_path)
     if not distributed.is_main():  # rank 0 reports for all
         return 128 + results["interrupted"] if results["interrupted"] else 0
     if args.json:

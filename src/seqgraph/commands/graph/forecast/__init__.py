@@ -10,7 +10,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .... import checkpoint, distributed
+from .... import checkpoint, distributed, threads
 from ....graph.datasets.signals import SIGNALS, load_signal
 from ....graph.temporal.models import MODELS
 from ....graph.temporal.presets import default_config
@@ -132,7 +132,9 @@ def _run(args, device) -> int:
         refuse_restart(out, [(f" of seed {seed}", _checkpoint_path(out, seed)) for seed in args.seeds], _progress)
     distributed.main_first(lambda: prepare_out(args, "graph forecast", run_config, resume=args.resume), others=False)
     trainers = []
-    with StopRequest() as stop:
+    # the threads of the work (seqgraph.threads): a step's product over the batch's windows at every node
+    rows = (config.batch_size or first.splits.train.numel()) * signal.num_nodes
+    with StopRequest() as stop, threads.for_work(threads.recurrent_work(rows, config.hidden_size)):
         for seed in args.seeds:
             trainer = first if seed == args.seeds[0] else ForecastTrainer(signal, config, seed, device)
             path = _checkpoint_path(out, seed)

@@ -56,7 +56,8 @@ def run(args) -> int:
     out = run.prepare("graph train", run_config, [functools.partial(build_model, config)])
 
     runs = []
-    with run.progress(len(args.seeds) * config.epochs, f"{config.model} {name}") as bar:
+    with run.progress(len(args.seeds) * config.epochs, f"{config.model} {name}") as bar, \
+            run.threads(config.hidden_size * config.heads):
         for seed in args.seeds:
             def on_epoch(record, seed=seed):
                 bar.update(1)

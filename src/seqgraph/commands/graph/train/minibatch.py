@@ -11,7 +11,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .... import checkpoint, distributed
+from .... import checkpoint, distributed, threads
 from ....errors import InputError
 from ....graph.datasets import load_dataset
 from ....graph.datasets.amazon import load_amazon_photo
@@ -68,6 +68,15 @@ def _config(args):
     return config
 
 
+def _threads(store: GraphStore, config):
+    """The threads of this run's work (:mod:`seqgraph.threads`): the first layer's product over a batch's sampled
+    nodes, at most the whole graph's."""
+    sampled = config.batch_size
+    for hop in config.fanouts:
+        sampled = min(sampled * (store.num_nodes if hop < 0 else hop + 1), store.num_nodes)
+    return threads.for_work(threads.graph_work(sampled, store.x.shape[1], config.hidden_size))
+
+
 def _checkpoint_path(out: Path, seed: int) -> Path:
     return out / f"checkpoint-seed{seed}.pt"
 
@@ -97,7 +106,7 @@ def _run(args, device) -> int:
         refuse_restart(out, [(f" of seed {seed}", _checkpoint_path(out, seed)) for seed in args.seeds], _progress)
     distributed.main_first(lambda: prepare_out(args, "graph train", run_config, resume=args.resume), others=False)
     results = []
-    with StopRequest() as stop:
+    with StopRequest() as stop, _threads(stores[args.seeds[0]][0], config):
         for seed in args.seeds:
             store, name = stores.pop(seed) if seed in stores else _graph(args.dataset, args.data_dir, seed)
             trainer = MiniBatchTrainer(store, config, seed, device)
