@@ -114,5 +114,23 @@ def _load_or_build() -> None:
         # torch names the library after the build; the source goes along under that name
         source = Path(build) / f"{name}.cpp"
         shutil.copyfile(SOURCE, source)
-        cpp_extension.load(name, [str(source)], extra_cflags=flags, build_directory=build, is_python_module=False)
+        with _ninja_on_path():
+            cpp_extension.load(name, [str(source)], extra_cflags=flags, build_directory=build, is_python_module=False)
         os.replace(Path(build) / library.name, library)  # loaded already; in place for the next process
+
+
+@contextlib.contextmanager
+def _ninja_on_path():
+    """The ``ninja`` package's binary first on ``PATH`` while building: a virtual environment used without
+    activating it has it installed but not on ``PATH``, where torch looks for it."""
+    try:
+        import ninja
+    except ImportError:  # a system ninja may still be on PATH
+        yield
+        return
+    saved = os.environ.get("PATH", "")
+    os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + saved
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = saved
