@@ -20,6 +20,7 @@ TINY = ["--hidden", "8", "--epochs", "2", "--seeds", "0"]
 @pytest.mark.parametrize("dataset, model, extra", [
     ("los-loop", "tgcn", ["--batch-size", "512", "--window", "4", "--horizon", "2"]),
     ("los-loop", "dcrnn", ["--batch-size", "512", "--protocol", "tgcn-honest", "--horizon", "2", "--window", "3"]),
+    ("los-loop", "tgcn-code", ["--batch-size", "512", "--window", "4", "--horizon", "2"]),
     ("chickenpox", "gconv-gru", []),
     ("pedalme", "gconv-lstm", []),
     ("england-covid", "dcrnn", []),

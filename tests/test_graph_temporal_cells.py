@@ -4,7 +4,7 @@ PyTorch Geometric Temporal's cell with copied weights where their definitions ag
 import torch
 
 from seqgraph.cells import GRUCell, LSTMCell
-from seqgraph.graph.temporal.cells import DCGRUCell, GConvGRUCell, GConvLSTMCell, TGCNCell
+from seqgraph.graph.temporal.cells import DCGRUCell, GConvGRUCell, GConvLSTMCell, TGCNCell, TGCNCodeCell
 from seqgraph.graph.temporal.operators import gcn_operator, product, random_walks, scaled_laplacian
 
 from .helpers import copy_pygt_gconv_gru, copy_pygt_gconv_lstm, pyg_temporal
@@ -91,6 +91,27 @@ def test_tgcn_cell_is_its_papers_equations():
     r = torch.sigmoid(f @ w[H:2 * H].t() + b[H:2 * H] + h @ u_[H:2 * H].t())  # (4)
     c = torch.tanh(f @ w[2 * H:].t() + b[2 * H:] + (r * h) @ u_[2 * H:].t())  # (5)
     torch.testing.assert_close(cell(x, h, a_hat), u * h + (1 - u) * c)  # (6)
+
+
+def test_tgcn_code_cell_is_the_authors_code():
+    # lehaifeng/T-GCN's TGCNGraphConvolution: Â [x, h] W + b with W of (I + H) rows; the code's cell on top of it
+    a_hat = gcn_operator(*weighted_graph(n=N, symmetric=True), N)
+    cell = TGCNCodeCell(I, H).double()
+    randomise(cell)
+    x, h = inputs(3)
+    m = dense_matrix(a_hat)
+    w_g = torch.cat([cell.input_proj.weight[:2 * H], cell.gate_weight.weight], 1).t()  # (I + H, 2H)
+    w_c = torch.cat([cell.input_proj.weight[2 * H:], cell.candidate_weight.weight], 1).t()  # (I + H, H)
+    b_g, b_c = cell.input_proj.bias[:2 * H], cell.input_proj.bias[2 * H:]
+
+    def graph_conv(x, h, w, b):
+        return torch.einsum("ij,jbf->ibf", m, torch.cat([x, h], -1)) @ w + b
+
+    r, u = torch.sigmoid(graph_conv(x, h, w_g, b_g)).chunk(2, -1)
+    c = torch.tanh(graph_conv(x, r * h, w_c, b_c))
+    torch.testing.assert_close(cell(x, h, a_hat), u * h + (1 - u) * c)
+    fresh = TGCNCodeCell(I, H)
+    assert bool((fresh.input_proj.bias[:2 * H] == 1).all()) and bool((fresh.input_proj.bias[2 * H:] == 0).all())
 
 
 def ring(n=N):

@@ -7,7 +7,7 @@ forecasters, the baselines), :mod:`.data`, :mod:`.protocols`, :mod:`~seqgraph.gr
 :mod:`~seqgraph.graph.temporal.train` and :mod:`.presets`.
 """
 
-from .cells import DCGRUCell, GConvGRUCell, GConvLSTMCell, TGCNCell
+from .cells import DCGRUCell, GConvGRUCell, GConvLSTMCell, TGCNCell, TGCNCodeCell
 from .conv import ChebConv, DiffusionConv
 from .data import TemporalSignal
 from .models import DCRNN, Forecaster, NodeGRU, WindowGCN, build_model
@@ -15,5 +15,5 @@ from .presets import default_config
 from .train import ForecastConfig, ForecastTrainer
 
 __all__ = ["DCGRUCell", "DCRNN", "ChebConv", "DiffusionConv", "ForecastConfig", "ForecastTrainer", "Forecaster",
-           "GConvGRUCell", "GConvLSTMCell", "NodeGRU", "TGCNCell", "TemporalSignal", "WindowGCN", "build_model",
-           "default_config"]
+           "GConvGRUCell", "GConvLSTMCell", "NodeGRU", "TGCNCell", "TGCNCodeCell", "TemporalSignal", "WindowGCN",
+           "build_model", "default_config"]

@@ -190,4 +190,52 @@ class TGCNCell(_GraphCell):
         return torch.lerp(c, h, u)  # (6)
 
 
-CELLS = {"dcrnn": DCGRUCell, "gconv-gru": GConvGRUCell, "gconv-lstm": GConvLSTMCell, "tgcn": TGCNCell}
+class TGCNCodeCell(_GraphCell):
+    r"""T-GCN as the authors' code computes it (lehaifeng/T-GCN, ``T-GCN-PyTorch/models/tgcn.py``, and its
+    TensorFlow original), which is what their published numbers come from: one GCN layer over the concatenation
+    :math:`[X_t, h_{t-1}]` inside each gate of the GRU, where the paper's eq. (2)-(6) (:class:`TGCNCell`) pass the
+    input through a two-layer GCN and a sigmoid before the GRU:
+
+    .. math::
+        [r_t, u_t] &= \sigma(\hat A [X_t, h_{t-1}] W_g + b_g), \quad b_g = 1 \\
+        c_t &= \tanh(\hat A [X_t, r_t \odot h_{t-1}] W_c + b_c) \\
+        h_t &= u_t \odot h_{t-1} + (1 - u_t) \odot c_t
+
+    The product with :math:`\hat A` is linear, so :math:`\hat A [X, H] W = (\hat A X) W_X + (\hat A H) W_H`: the
+    input's part of every step is computed before the loop. The code splits :math:`[r, u]` across the flattened
+    nodes and units of the batch (the first half of the nodes' gate outputs is :math:`r`); here each node's first
+    :math:`H` gate outputs are its :math:`r` and the next :math:`H` its :math:`u`, as the equations read.
+    :math:`W_g` and :math:`W_c` are Glorot-uniform over their whole :math:`(I + H)` rows, as the code's.
+
+    Args:
+        input_size: features per node. hidden_size: of :math:`h`.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__(input_size, hidden_size)
+        self.input_proj = nn.Linear(input_size, 3 * hidden_size)  # the X rows of [W_g, W_c], and b_g, b_c
+        self.gate_weight = nn.Linear(hidden_size, 2 * hidden_size, bias=False)  # the h rows of W_g
+        self.candidate_weight = nn.Linear(hidden_size, hidden_size, bias=False)  # the (r ⊙ h) rows of W_c
+        with torch.no_grad():
+            for rows, weight in ((slice(0, 2 * hidden_size), self.gate_weight),
+                                 (slice(2 * hidden_size, None), self.candidate_weight)):
+                bound = (6 / (input_size + hidden_size + weight.out_features)) ** 0.5
+                self.input_proj.weight[rows].uniform_(-bound, bound)
+                weight.weight.uniform_(-bound, bound)
+            self.input_proj.bias.zero_()
+            self.input_proj.bias[: 2 * hidden_size].fill_(1.0)  # b_g = 1: the cell starts by keeping its state
+
+    def project_input(self, x: Tensor, a_hat) -> Tensor:
+        return self.input_proj(product(a_hat, x))
+
+    def step(self, x_proj: Tensor, h: Tensor, a_hat) -> Tensor:
+        rx, ux, cx = x_proj.chunk(3, -1)
+        rh, uh = self.gate_weight(product(a_hat, h)).chunk(2, -1)
+        r = torch.sigmoid(rx + rh)
+        u = torch.sigmoid(ux + uh)
+        c = torch.tanh(cx + self.candidate_weight(product(a_hat, r * h)))
+        return torch.lerp(c, h, u)  # u ⊙ h + (1 - u) ⊙ c
+
+
+CELLS = {"dcrnn": DCGRUCell, "gconv-gru": GConvGRUCell, "gconv-lstm": GConvLSTMCell, "tgcn": TGCNCell,
+         "tgcn-code": TGCNCodeCell}

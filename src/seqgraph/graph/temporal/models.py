@@ -28,8 +28,9 @@ from ...recurrent import GRU
 from .cells import CELLS, DCGRUCell
 from .operators import gcn_operator, product, random_walks, scaled_laplacian
 
-MODELS = ("dcrnn", "gconv-gru", "gconv-lstm", "tgcn", "gru", "gcn", "last", "average")
-OPERATORS = {"dcrnn": "walks", "gconv-gru": "laplacian", "gconv-lstm": "laplacian", "tgcn": "gcn", "gcn": "gcn"}
+MODELS = ("dcrnn", "gconv-gru", "gconv-lstm", "tgcn", "tgcn-code", "gru", "gcn", "last", "average")
+OPERATORS = {"dcrnn": "walks", "gconv-gru": "laplacian", "gconv-lstm": "laplacian", "tgcn": "gcn", "tgcn-code": "gcn",
+             "gcn": "gcn"}
 
 
 def build_operators(kind: str | None, edge_index: Tensor, weight: Tensor, num_nodes: int):
@@ -189,7 +190,7 @@ def build_model(name: str, input_size: int, window: int, horizon: int, hidden_si
         return DCRNN(input_size, hidden_size, num_layers, K, horizon)
     if name in ("gconv-gru", "gconv-lstm"):
         return Forecaster(name, input_size, hidden_size, num_layers, horizon, K=K)
-    if name == "tgcn":
+    if name in ("tgcn", "tgcn-code"):
         return Forecaster(name, input_size, hidden_size, num_layers, horizon)
     if name == "gru":
         return NodeGRU(input_size, hidden_size, num_layers, horizon)

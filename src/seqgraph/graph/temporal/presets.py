@@ -42,7 +42,8 @@ DEFAULT_MODEL = {"los-loop": "tgcn"}  # else DCRNN, the model of the other bench
 # GCRN's Chebyshev filters (K = 3 terms: 2 hops, as DCRNN's 2 steps); the baselines as the model they stand in for
 ARCHITECTURES = {"dcrnn": dict(hidden_size=64, num_layers=2, K=2), "gconv-gru": dict(hidden_size=64, num_layers=1, K=3),
                  "gconv-lstm": dict(hidden_size=64, num_layers=1, K=3), "tgcn": dict(hidden_size=64, num_layers=1),
-                 "gru": dict(hidden_size=64, num_layers=1), "gcn": dict(hidden_size=64)}
+                 "tgcn-code": dict(hidden_size=64, num_layers=1), "gru": dict(hidden_size=64, num_layers=1),
+                 "gcn": dict(hidden_size=64)}
 # PyTorch Geometric Temporal's examples use 32 filters on its small epidemic graphs
 SMALL = {"chickenpox", "pedalme", "england-covid"}
 

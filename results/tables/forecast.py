@@ -1,0 +1,117 @@
+"""The tables of sequences on graphs: `seqgraph graph forecast` under each benchmark's protocol, and its speed."""
+
+from pathlib import Path
+
+from seqgraph.commands.graph.forecast import report
+from seqgraph.commands.reproduce.sequences import EPIDEMIC_MODELS, forecast_argv
+from seqgraph.stats import pm
+
+from .common import Table, load, run
+
+FORECAST = "results/forecast/{}/results.json"
+LABELS = {"last": "last value", "average": "window mean (historical average)", "gcn": "GCN, no recurrence",
+          "gru": "GRU, blind to the graph", "tgcn": "T-GCN, the paper's equations",
+          "tgcn-code": "T-GCN, the authors' code", "gconv-gru": "GConvGRU", "gconv-lstm": "GConvLSTM", "dcrnn": "DCRNN"}
+TGCN_NUMBERS = ("rmse", "mae", "accuracy", "r2", "var")
+LOS_LOOP_15 = ("last", "average", "gcn", "gru", "tgcn", "tgcn-code", "gconv-gru", "gconv-lstm", "dcrnn")
+EPIDEMICS = ("chickenpox", "pedalme", "england-covid")
+
+
+def _epochs(r: dict) -> str:
+    """The epochs trained and, in parentheses, the reported one of each seed (only for trained models)."""
+    if not r["parameters"]:
+        return "–"
+    return f"{r['config']['epochs']} ({', '.join(str(run['epoch']) for run in r['runs'])})"
+
+
+def _present(root: Path, names) -> tuple[list[str], list[str]]:
+    """The run folders of ``names`` that hold results, and those that do not (said under the table)."""
+    have = [name for name in names if (root / FORECAST.format(name)).is_file()]
+    return have, [name for name in names if name not in have]
+
+
+def _not_run(missing: list[str]) -> str:
+    return f"; not run on this CPU's budget: {', '.join(missing)}" if missing else ""
+
+
+def forecast_los_loop(root: Path) -> Table:
+    names, missing = _present(root, [f"los-loop-{model}-h3" for model in LOS_LOOP_15] + ["los-loop-tgcn-h3-honest"])
+    rows = []
+    for name in names:
+        r = load(FORECAST.format(name), root)
+        label = ("T-GCN, honest protocol (validation picks the epoch)" if name.endswith("honest")
+                 else LABELS[r["model"]])
+        rows.append([label, *(pm(r["headline"]["pooled"][k], 4, len(r["runs"])) for k in TGCN_NUMBERS), _epochs(r),
+                     f"{_seconds_per_epoch(r):.0f}" if r["parameters"] else "–"])
+    published = report.published("los-loop", "tgcn", 3)
+    rows.append([f"T-GCN, published: {published['source']}", *(str(published[k]) for k in TGCN_NUMBERS),
+                 "5000 (4809)", ""])
+    return Table(["15 minutes ahead (3 steps), pooled", "RMSE", "MAE", "accuracy", "R²", "explained variance",
+                  "epochs (reported)", "s / epoch"], rows,
+                 f"{run(forecast_argv('los-loop', 'MODEL', '--horizon', '3'), 'results/forecast/los-loop-<model>-h3')}"
+                 ", with `--lr 0.01` and the epochs of the epochs column for the models that train; "
+                 f"`--protocol tgcn-honest` for the honest row{_not_run(missing)}")
+
+
+def _seconds_per_epoch(r: dict) -> float:
+    return sum(run["seconds_per_epoch"] for run in r["runs"]) / len(r["runs"])
+
+
+def forecast_epidemics(root: Path) -> Table:
+    rows, missing = [], []
+    for model in EPIDEMIC_MODELS:
+        cells = []
+        for dataset in EPIDEMICS:
+            name = f"{dataset}-{model}"
+            if not (root / FORECAST.format(name)).is_file():
+                cells.append("–")
+                missing.append(name)
+                continue
+            r = load(FORECAST.format(name), root)
+            cells.append(pm(r["headline"]["mse"], 3, len(r["runs"])))
+        rows.append([LABELS[model], *cells])
+    reference = report.published("chickenpox", "dcrnn", 1)
+    rows.append([f"DCRNN, published: {reference['source']}", str(reference["mse"]), "–", "–"])
+    return Table(["model", "chickenpox", "PedalMe", "England COVID"], rows,
+                 run(forecast_argv("DATASET", "MODEL", "--seeds", "0", "1", "2", "3", "4"),
+                     "results/forecast/<dataset>-<model>")
+                 + f" (test MSE in the loaders' standardised units, mean ± std over 5 seeds){_not_run(missing)}")
+
+
+def _step_ms(measured: dict) -> str:
+    if "seconds_per_step" in measured:
+        return f"{1000 * measured['seconds_per_step']:,.0f} (peak {measured['peak_mib'] / 1024:.1f} GiB)"
+    return f"a warm-up and one step unfinished after {measured['unfinished_after_s']:,.0f} s"
+
+
+def forecast_speed(root: Path) -> Table:
+    r = load("benchmarks/results/forecast.json", root)
+    rows = []
+    if "chickenpox" in r:
+        c = r["chickenpox"]
+        rows.append(["chickenpox, a training epoch of `DCRNN(4, 32, 1)` (103 snapshots)",
+                     f"{1000 * c['ours']['seconds_per_epoch']:.2f}", f"{1000 * c['pygt']['seconds_per_epoch']:.1f}",
+                     f"**{c['time_ratio']:.3f}**"])
+    for size, e in r.get("epoch", {}).items():
+        rows.append([f"DCRNN training step, 12 → 12, batch 64, {size}'s size (generator)",
+                     *map(_step_ms, (e["ours"], e["pygt"])),
+                     f"**{e['time_ratio']:.2f}**" if "time_ratio" in e else "–"])
+    settings = r["settings"]
+    return Table(["measurement", "ours, ms", "PyTorch Geometric Temporal, ms", "ours / theirs"], rows,
+                 "`OMP_NUM_THREADS=1 python benchmarks/forecast.py --chickenpox --memory`, then `--epoch --steps 1 "
+                 "--sizes metr-la --child-timeout 1200` "
+                 f"({settings['threads']} thread, load average {settings['load_avg_start'][0]:.1f} at the start)")
+
+
+def forecast_memory(root: Path) -> Table:
+    r = load("benchmarks/results/forecast.json", root)
+    rows = [[f"{m['steps']:,}", f"{m['windows']:,}", f"{m['series_mib']:,.0f}", f"{m['peak_mib']:,.0f}"]
+            for m in r["memory"]]
+    return Table(["series steps (207 sensors)", "windows", "series, its scaled copy and features, MiB",
+                  "peak of the process, MiB"], rows,
+                 "`OMP_NUM_THREADS=1 python benchmarks/forecast.py --memory` (DCRNN: data, model and two training "
+                 "steps, each size in a fresh process)")
+
+
+TABLES = {"forecast-los-loop": forecast_los_loop, "forecast-epidemics": forecast_epidemics,
+          "forecast-speed": forecast_speed, "forecast-memory": forecast_memory}
