@@ -197,7 +197,7 @@ class TGCNCodeCell(_GraphCell):
     input through a two-layer GCN and a sigmoid before the GRU:
 
     .. math::
-        [r_t, u_t] &= \sigma(\hat A [X_t, h_{t-1}] W_g + b_g), \quad b_g = 1 \\
+        {[r_t, u_t]} &= \sigma(\hat A [X_t, h_{t-1}] W_g + b_g), \quad b_g = 1 \\
         c_t &= \tanh(\hat A [X_t, r_t \odot h_{t-1}] W_c + b_c) \\
         h_t &= u_t \odot h_{t-1} + (1 - u_t) \odot c_t
 
