@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import pytest
 import torch
@@ -51,3 +52,15 @@ def corpus_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus") / "book.txt"
     path.write_text(TEXT, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 2 MB tmpfs, to fill a disk on purpose; it needs root (the test suite runs as root in CI), skipped elsewhere."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (the test suite runs as root in CI)")
+    yield mount
+    subprocess.run(["umount", "--lazy", str(mount)], check=True)

@@ -5,7 +5,6 @@ traceback, touches no file outside ``--out`` and changes no file inside it that 
 import os
 import shutil
 import signal
-import subprocess
 
 import numpy as np
 import pytest
@@ -318,18 +317,6 @@ def test_drawn_checkpoints_for_every_resume_and_init_from_exit_cleanly(tmp_path_
     argv = [a.replace("{run}", str(run)) for a in argv]
     tuned = root / "tuned"
     exits_cleanly(capsys, argv, root, tuned if reader == "text train --init-from" else run)
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 2 MB tmpfs, where the tests run as root (CI); skipped elsewhere."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root (the test suite runs as root in CI)")
-    yield mount
-    subprocess.run(["umount", "--lazy", str(mount)], check=True)
 
 
 @FUZZ

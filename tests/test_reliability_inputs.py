@@ -115,18 +115,6 @@ def test_3_a_store_label_of_a_billion_is_refused_naming_the_file_and_writing_not
 
 # ------------------------------------------------------------------------------------------ 4. a full disk
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 2 MB tmpfs (root only; elsewhere the test is skipped)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs root (the test suite runs as root in CI)")
-    yield mount
-    subprocess.run(["umount", "--lazy", str(mount)], check=True)
-
-
 @pytest.mark.parametrize("command", ["text", "toy"])
 def test_4_a_full_disk_during_a_checkpoint_exits_2_in_one_line_and_keeps_the_old_checkpoint(tiny_disk, book, capsys,
                                                                                            command):
