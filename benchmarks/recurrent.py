@@ -15,8 +15,10 @@ warm-up the median step time counts, and the ratio is ours / the counterpart's. 
 phase (forward with the loss, backward, Adam), so that a missed target shows where the time goes, and the
 LSTM layer alone is timed beside the matrix products its loop makes and beside itself with the Python loops
 (see ``lstm_bound``); the BiLSTM's one loop is timed beside the same weights run as two LSTM layers
-(``bilstm_one_loop``). Our layers run their loops in C++ where ``seqgraph.fused`` built them (the results
-record ``seqgraph.fused.backend()``; ``SEQGRAPH_FUSED=python`` measures the Python loops instead).
+(``bilstm_one_loop``), and an LSTM layer with and without its weights laid out for oneDNN (``packing``:
+where ``kernels.PACK_MIN_STEPS`` comes from). Our layers run their
+loops in C++ where ``seqgraph.fused`` built them (the results record ``seqgraph.fused.backend()`` and how many
+threads the C++ loops share a batch between; ``SEQGRAPH_FUSED=python`` measures the Python loops instead).
 Targets (issues 18 and 27): every ratio <= 1.0, the LSTM's <= 0.9, at 1 and at 2 threads.
 
     python benchmarks/recurrent.py [--steps 60] [--warmup 10] [--threads 1 2]
@@ -39,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqgraph import fused
-from seqgraph.fused import native
+from seqgraph.fused import kernels, native
 from seqgraph.fused.kernels import linear, weight_gradient
 from seqgraph.memory.classifier import CLASSIFIERS, build_classifier
 from seqgraph.recurrent import LSTM, BiLSTM
@@ -142,6 +144,38 @@ def lstm_bound(steps: int, warmup: int) -> dict[str, dict]:
             for name, phases in times.items()}
 
 
+PACKING_LAYERS = {"this benchmark's LSTM (batch 128, T = 15, hidden 128)": (BATCH, STEPS_T, EMBEDDING, HIDDEN),
+                  "the quick character model's LSTM (batch 32, T = 128, hidden 256)": (32, 128, 64, 256)}
+
+
+def packing(steps: int, warmup: int) -> dict[str, dict]:
+    """Forward and backward of an LSTM layer with its recurrent weights laid out for oneDNN once per pass
+    (``kernels.pack``) and with the plain weights, alternating: whether packing pays at that length, which
+    ``kernels.PACK_MIN_STEPS`` decides: packing costs about one product per weight (two: forward and backward)
+    and saves a few percent of each step's product."""
+    return {name: _packed_and_plain(*shape, steps, warmup) for name, shape in PACKING_LAYERS.items()}
+
+
+def _packed_and_plain(batch: int, length: int, inputs: int, hidden: int, steps: int, warmup: int) -> dict:
+    layer, x = LSTM(inputs, hidden), torch.randn(batch, length, inputs, requires_grad=True)
+    times = {"packed_ms": [], "plain_ms": []}
+    saved = kernels.PACK_MIN_STEPS
+    try:
+        for _ in range(warmup + steps):
+            for key, min_steps in (("packed_ms", 1), ("plain_ms", length + 1)):
+                kernels.PACK_MIN_STEPS = min_steps
+                start = time.perf_counter()
+                outputs, _ = layer(x)
+                outputs[:, -1].sum().backward()
+                times[key].append(1e3 * (time.perf_counter() - start))
+    finally:
+        kernels.PACK_MIN_STEPS = saved
+    row = {key: statistics.median(values[warmup:]) for key, values in times.items()}
+    row["packed_over_plain"] = row["packed_ms"] / row["plain_ms"]
+    row["packs_at_this_length"] = length >= saved
+    return row
+
+
 def bilstm_one_loop(steps: int, warmup: int) -> dict[str, float]:
     """Forward and backward of our BiLSTM (both directions in one loop) beside the same weights run as two
     LSTM layers, one over the sequence and one over its reverse, alternating: what the shared loop buys."""
@@ -177,13 +211,16 @@ def main() -> None:
         torch.manual_seed(0)
         load_before = os.getloadavg()
         results = measure(make_models(), args.steps, args.warmup)
-        run = {"threads": threads, "load_average_before": load_before, "load_average_after": os.getloadavg(),
+        run = {"threads": threads, "loop_threads": native.loop_threads() if native.available() else None,
+               "load_average_before": load_before, "load_average_after": os.getloadavg(),
                "ratios": ratios(results), "results": results}
         run["lstm_layer_alone"] = lstm_bound(args.steps, args.warmup)
         run["bilstm_forward_backward"] = bilstm_one_loop(args.steps, args.warmup)
+        run["weight_packing"] = packing(args.steps, args.warmup)
         runs.append(run)
         print(f"forward + backward + Adam, batch {BATCH}, T={STEPS_T}, embedding {EMBEDDING}, hidden {HIDDEN}; "
-              f"median of {args.steps} steps, {threads} thread(s), {fused.backend()} loops, load average "
+              f"median of {args.steps} steps, {threads} thread(s), {fused.backend()} loops on {run['loop_threads']}, "
+              f"load average "
               f"{load_before[0]:.2f} before, {run['load_average_after'][0]:.2f} after")
         print(f"{'layer':<10}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}{'cpu ratio':>11}   by phase (fwd, bwd, adam)"
               f"   counterpart")
@@ -196,6 +233,9 @@ def main() -> None:
             f"{name} {r['forward_ms']:.2f} / {r['backward_ms']:.2f}" for name, r in run["lstm_layer_alone"].items()))
         print("BiLSTM forward + backward: " + ", ".join(
             f"{name} {ms:.2f}" for name, ms in run["bilstm_forward_backward"].items()))
+        for name, r in run["weight_packing"].items():
+            print(f"{name}, forward + backward ms, packed / plain weights: {r['packed_ms']:.2f} / "
+                  f"{r['plain_ms']:.2f} ({r['packed_over_plain']:.3f})")
         print()
     record = {
         "what": "forward+backward+Adam step of the sequence classifier; ratio = our median step time / the "

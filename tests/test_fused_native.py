@@ -37,6 +37,15 @@ def test_backend_says_which_loops_run():
     assert fused.backend() == ("native" if native.available() else "python")
 
 
+@pytest.mark.skipif(not native.available(), reason="the C++ loops did not build here")
+def test_the_compiled_loops_share_the_batch_between_threads(one_thread):
+    # built without OpenMP, at::parallel_for would run every block on the calling thread, whatever torch's setting
+    torch.set_num_threads(2)  # the one_thread fixture restores it
+    assert native.loop_threads() == 2
+    torch.set_num_threads(1)
+    assert native.loop_threads() == 1
+
+
 def test_a_failed_build_falls_back_to_the_python_loops_with_one_warning(monkeypatch):
     def no_compiler():
         raise RuntimeError("Error building extension: c++: not found")

@@ -36,6 +36,15 @@ def lstm_layer(root: Path) -> Table:
                  "`python benchmarks/recurrent.py` (the same run as the table above)")
 
 
+def weight_packing(root: Path) -> Table:
+    r = load("benchmarks/results/recurrent.json", root)
+    rows = [[name, str(run["threads"]), f"{t['packed_ms']:.2f}", f"{t['plain_ms']:.2f}",
+             f"{t['packed_over_plain']:.3f}", "yes" if t["packs_at_this_length"] else "no"]
+            for run in r["runs"] for name, t in run["weight_packing"].items()]
+    return Table(["LSTM layer, forward + backward", "threads", "packed weights, ms", "plain weights, ms",
+                  "packed / plain", "packed by default"], rows, "`python benchmarks/recurrent.py` (the same run)")
+
+
 def threads_products(root: Path) -> Table:
     r = load("benchmarks/results/threads.json", root)
     cores = r["cores"]
@@ -159,7 +168,8 @@ def graph_classify_speed(root: Path) -> Table:
                  f"alternating rounds, load average {r['load_average_before'][0]:.1f} before)")
 
 
-TABLES = {"recurrent-speed": recurrent_speed, "lstm-layer": lstm_layer, "threads-products": threads_products,
+TABLES = {"recurrent-speed": recurrent_speed, "lstm-layer": lstm_layer, "weight-packing": weight_packing,
+          "threads-products": threads_products,
           "threads-commands": threads_commands, "toy-speed": toy_speed, "text-cells": text_cells,
           "allocator": allocator, "text-budget": text_budget, "propagate": propagate, "graph-speed": graph_speed,
           "graph-classify-speed": graph_classify_speed}

@@ -1,17 +1,16 @@
 r"""The operations every fused loop of :mod:`seqgraph.fused` shares: matrix products and tanh.
 
-Matrix products. ``torch.mm`` on float32 CPU tensors calls MKL, which on AMD processors runs its AVX2
-kernels even where the CPU has AVX-512; oneDNN, the library behind ``torch.nn.LSTM`` on the CPU, uses
-AVX-512 there. On the 2-core AMD EPYC (AVX-512) behind ``benchmarks/results``, a ``(128, 128) x (128, 512)``
-product takes 183 us through MKL and 97 us through oneDNN, one thread. So :func:`linear` calls oneDNN's
-inner product, through ``torch.ops.mkldnn._linear_pointwise`` (the operator torch's own compiler emits for
-linear layers), for float32 CPU tensors while ``torch.backends.mkldnn`` is enabled, and ``F.linear``
-otherwise: float64, other devices, builds without oneDNN, or inside ``torch.backends.mkldnn.flags(enabled=False)``.
+Matrix products. :func:`linear` calls oneDNN's inner product, through ``torch.ops.mkldnn._linear_pointwise``
+(the operator torch's own compiler emits for linear layers; oneDNN is the library behind ``torch.nn.LSTM`` on the
+CPU, while ``torch.mm`` calls MKL), for float32 CPU tensors while ``torch.backends.mkldnn`` is enabled, and
+``F.linear`` otherwise: float64, other devices, builds without oneDNN, or inside
+``torch.backends.mkldnn.flags(enabled=False)``.
 
-Weights a loop multiplies by at every step are laid out for oneDNN once, before the loop (:func:`pack`, oneDNN's
-prepacked weight through ``torch.ops.mkldnn._reorder_linear_weight``): a step's ``(32, 256) x (256, 1024)``
-product of the character model's LSTM then takes 95 us instead of 115 us, one thread. Laying the weight out costs
-about as much as seven such steps, so loops of fewer steps than ``PACK_MIN_STEPS`` keep the plain weight.
+Weights a loop multiplies by at every step can be laid out for oneDNN once, before the loop (:func:`pack`, oneDNN's
+prepacked weight through ``torch.ops.mkldnn._reorder_linear_weight``). Laying a weight out costs about as much as
+one product with it and saves a few percent of each later one (``benchmarks/recurrent.py`` measures both for the
+benchmark's LSTM step and the character model's), so loops of fewer steps than ``PACK_MIN_STEPS`` keep the plain
+weight.
 
 tanh. On the CPU ``torch.tanh`` of a ``(128, 128)`` tensor costs about nine sigmoids (39 us vs 4.5 us), so
 :func:`tanh` computes $\tanh x = 2 \sigma(2x) - 1$ in four cheap operations.
@@ -39,7 +38,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     return torch.nn.functional.linear(x, weight, bias)
 
 
-PACK_MIN_STEPS = 8  # the loop length from which laying a weight out once pays (see the module docstring)
+PACK_MIN_STEPS = 20  # the loop length from which laying a weight out once pays (see the module docstring)
 
 
 def pack(weight: torch.Tensor, rows: int, steps: int) -> torch.Tensor | list[torch.Tensor]:

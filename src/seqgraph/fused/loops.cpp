@@ -7,7 +7,8 @@
 //
 // The rows of a batch never meet, so each thread takes a block of rows for the whole sequence (by_blocks): the
 // threads never wait for each other, where splitting every step's product and gate arithmetic would meet them
-// twice a step.
+// twice a step. The threads are at::parallel_for's, torch's OpenMP threads: this file must be compiled with
+// -fopenmp (native.py does), or at::parallel_for runs every block on the calling thread, silently.
 //
 // Same numbers as the Python loops, bit for bit, where the products go through oneDNN (float32 on the CPU). The
 // products are the same calls (kernels.linear: oneDNN's inner product with the same packed weights) on a thread's
@@ -31,6 +32,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <optional>
 #include <tuple>
@@ -145,6 +147,14 @@ void by_blocks(int64_t D, int64_t B, const F& f) {
       f(d, part * B / per_direction, (part + 1) * B / per_direction);
     }
   });
+}
+
+// How many threads by_blocks gets for n blocks: at::parallel_for's, which is one where this file was compiled
+// without OpenMP whatever torch.get_num_threads() says (native.py compiles it with -fopenmp; a test checks it)
+int64_t loop_threads(int64_t n) {
+  std::atomic<int64_t> chunks{0};
+  at::parallel_for(0, n, 1, [&](int64_t, int64_t) { ++chunks; });
+  return chunks;
 }
 
 // LSTMFunction.forward's loop, D directions. x_proj holds each direction's input terms, (T, B, 4H); gates
@@ -500,6 +510,7 @@ Tensor rnn_backward(const Tensor& h, const Tensor& grad_h_in, const Tensor& weig
 }  // namespace
 
 TORCH_LIBRARY(seqgraph_fused, m) {
+  m.def("loop_threads(int n) -> int", &loop_threads);
   m.def("lstm_forward(Tensor[] x_proj, Tensor[] weight_hh, Tensor h0, Tensor(a!) gates, Tensor(b!) h, Tensor(c!) c, "
         "Tensor(d!) tanh_c, bool onednn) -> ()", &lstm_forward);
   m.def("lstm_backward(Tensor gates, Tensor c, Tensor tanh_c, Tensor grad_h, Tensor grad_c_last, "

@@ -4,7 +4,8 @@ Each function of :mod:`seqgraph.fused` runs its loop over time either in Python,
 another on the whole batch, or in one call of ``loops.cpp`` per sequence, which does the same operations in the
 same order row by row and gives the same numbers bit for bit (the tests check it). The C++ loop saves, at every
 step, Python, a dispatch and a pass over memory per operation (about ten of them), and with two threads the
-meeting of the threads around each operation: each thread runs a block of the batch's rows through all steps.
+meeting of the threads around each operation: each thread runs a block of the batch's rows through all steps
+(torch's OpenMP threads, so ``loops.cpp`` is compiled with ``-fopenmp``; :func:`loop_threads` says how many).
 
 :func:`backend` says which one runs: ``"native"`` or ``"python"``. The Python loops run where
 
@@ -77,6 +78,12 @@ def python_loops():
         _loaded = saved
 
 
+def loop_threads() -> int:
+    """How many threads a compiled loop shares its batch between now: ``torch.get_num_threads()``, as long as the
+    loops were built with OpenMP (without it ``at::parallel_for`` runs them on one thread, silently)."""
+    return ops().loop_threads(torch.get_num_threads())
+
+
 def ops():
     """The compiled loops, ``torch.ops.seqgraph_fused``; only after :func:`available` returned True."""
     return torch.ops.seqgraph_fused
@@ -99,7 +106,7 @@ def _load_or_build() -> None:
     from torch.utils import cpp_extension  # imports setuptools: only where a build may be needed
 
     capability = torch.backends.cpu.get_cpu_capability()
-    flags = ["-O3", "-ffp-contract=off",
+    flags = ["-O3", "-ffp-contract=off", "-fopenmp",
              f"-DCPU_CAPABILITY={capability if capability in _CAPABILITY_FLAGS else 'DEFAULT'}",
              *_CAPABILITY_FLAGS.get(capability, [])]
     key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), torch.__version__.encode(), *map(str.encode, flags)]))
@@ -115,7 +122,8 @@ def _load_or_build() -> None:
         source = Path(build) / f"{name}.cpp"
         shutil.copyfile(SOURCE, source)
         with _ninja_on_path():
-            cpp_extension.load(name, [str(source)], extra_cflags=flags, build_directory=build, is_python_module=False)
+            cpp_extension.load(name, [str(source)], extra_cflags=flags, extra_ldflags=["-fopenmp"],
+                               build_directory=build, is_python_module=False)
         os.replace(Path(build) / library.name, library)  # loaded already; in place for the next process
 
 
