@@ -46,8 +46,23 @@ def test_the_compiled_loops_share_the_batch_between_threads(one_thread):
     assert native.loop_threads() == 1
 
 
+def test_a_compiler_without_openmp_builds_the_loops_for_one_thread(monkeypatch):
+    built = []
+
+    def build(openmp):  # Apple's clang without libomp refuses the flag
+        built.append(openmp)
+        if openmp:
+            raise RuntimeError("Error building extension: clang: error: unsupported option '-fopenmp'")
+
+    monkeypatch.setattr(native, "_loaded", None)
+    monkeypatch.setattr(native, "_load_or_build", build)
+    with pytest.warns(RuntimeWarning, match="run on one thread, the compiler has no OpenMP"):
+        assert fused.backend() == "native"
+    assert built == [True, False]
+
+
 def test_a_failed_build_falls_back_to_the_python_loops_with_one_warning(monkeypatch):
-    def no_compiler():
+    def no_compiler(openmp):
         raise RuntimeError("Error building extension: c++: not found")
 
     monkeypatch.setattr(native, "_loaded", None)

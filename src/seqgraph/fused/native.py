@@ -11,7 +11,8 @@ meeting of the threads around each operation: each thread runs a block of the ba
 
 - the environment variable ``SEQGRAPH_FUSED`` is ``python`` (any other value leaves the choice to this module);
 - the extension cannot be built or loaded (no C++ compiler, a broken toolchain, a read-only cache): one
-  warning, then the Python loops for the rest of the process;
+  warning, then the Python loops for the rest of the process (a compiler without OpenMP builds the loops to run on
+  one thread, after a warning that says so);
 - the tensors are not float32 or float64 on the CPU (:func:`runs`).
 
 Nothing is built when seqgraph is imported: the first loop builds the extension with
@@ -43,6 +44,10 @@ _CAPABILITY_FLAGS = {
     "AVX512": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-DCPU_CAPABILITY_AVX512"],
     "AVX2": ["-mavx2", "-mfma", "-DCPU_CAPABILITY_AVX2"],
 }
+
+# what a compiler says when it cannot build with OpenMP (the command lines it echoes hold "-fopenmp" anyway): clang
+# without the flag, a missing header, a missing runtime library
+_NO_OPENMP = ("unsupported option '-fopenmp'", "omp.h", "-lgomp", "-lomp")
 
 _loaded: bool | None = None  # None until the first call of available()
 _first_call = threading.Lock()  # threads starting at once build and load the library once
@@ -91,7 +96,14 @@ def ops():
 
 def _load() -> bool:
     try:
-        _load_or_build()
+        try:
+            _load_or_build(openmp=True)
+        except Exception as e:  # a compiler without OpenMP (Apple's clang, for one): the loops on one thread
+            if not any(sign in str(e) for sign in _NO_OPENMP):
+                raise
+            warnings.warn("seqgraph.fused: the C++ loops run on one thread, the compiler has no OpenMP", RuntimeWarning,
+                          stacklevel=4)
+            _load_or_build(openmp=False)
         return True
     except Exception as e:  # no compiler, a failed compile or link, an unwritable cache: the Python loops instead
         reason = (str(e).strip().splitlines() or [""])[0][:300]
@@ -101,12 +113,13 @@ def _load() -> bool:
         return False
 
 
-def _load_or_build() -> None:
-    """Load the compiled loops from the cache, building them there first if it does not hold them."""
+def _load_or_build(openmp: bool) -> None:
+    """Load the compiled loops from the cache, building them there first if it does not hold them; ``openmp``:
+    with torch's OpenMP threads (:func:`loop_threads`)."""
     from torch.utils import cpp_extension  # imports setuptools: only where a build may be needed
 
     capability = torch.backends.cpu.get_cpu_capability()
-    flags = ["-O3", "-ffp-contract=off", "-fopenmp",
+    flags = ["-O3", "-ffp-contract=off", *(["-fopenmp"] if openmp else []),
              f"-DCPU_CAPABILITY={capability if capability in _CAPABILITY_FLAGS else 'DEFAULT'}",
              *_CAPABILITY_FLAGS.get(capability, [])]
     key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), torch.__version__.encode(), *map(str.encode, flags)]))
@@ -122,7 +135,7 @@ def _load_or_build() -> None:
         source = Path(build) / f"{name}.cpp"
         shutil.copyfile(SOURCE, source)
         with _ninja_on_path():
-            cpp_extension.load(name, [str(source)], extra_cflags=flags, extra_ldflags=["-fopenmp"],
+            cpp_extension.load(name, [str(source)], extra_cflags=flags, extra_ldflags=["-fopenmp"] if openmp else [],
                                build_directory=build, is_python_module=False)
         os.replace(Path(build) / library.name, library)  # loaded already; in place for the next process
 
