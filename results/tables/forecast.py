@@ -48,7 +48,7 @@ def forecast_los_loop(root: Path) -> Table:
             clipped = f", gradient norm clipped at {r['config']['max_norm']:g}" if r["config"]["max_norm"] else ""
             rows.append([LABELS[r["model"]] + clipped + label,
                          *(pm(r["headline"][scope][k], 4, len(r["runs"])) for k in TGCN_NUMBERS), _epochs(r),
-                         f"{_seconds_per_epoch(r):.0f}" if r["parameters"] else "–"])
+                         _seconds(_seconds_per_epoch(r)) if r["parameters"] else "–"])
     published = report.published("los-loop", "tgcn", 3)
     rows.append([f"T-GCN, published: {published['source']}", *(str(published[k]) for k in TGCN_NUMBERS),
                  "5000 (4809)", ""])
@@ -74,6 +74,10 @@ def forecast_gvar(root: Path) -> Table:
     return Table(["207 sensors x 4,000 steps, one step ahead", "test MSE", "/ noise floor", "epochs (reported)"],
                  rows, run(forecast_argv("gvar:207x4000", "MODEL", *GVAR_FLAGS), "results/forecast/gvar-<model>-h1",
                            one_thread=False) + f" (noise floor: MSE 0.0100; DCRNN's protocol){_not_run(missing)}")
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
 
 
 def _seconds_per_epoch(r: dict) -> float:
