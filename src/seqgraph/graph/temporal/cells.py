@@ -46,7 +46,28 @@ class _GraphCell(nn.Module):
         return f"{self.input_size}, {self.hidden_size}"
 
 
-class DCGRUCell(_GraphCell):
+class _KeepingGRU(_GraphCell):
+    r"""The GRU as DCRNN and T-GCN's code write it, whose update gate :math:`u` keeps the old state:
+    :math:`r, u` from the input terms ``[r; u; C]`` (:meth:`project_input`) and :meth:`gate_terms` of :math:`H`,
+    the candidate :math:`C` from :meth:`candidate_terms` of :math:`r \odot H`, and
+    :math:`H' = u \odot H + (1 - u) \odot C`. A subclass says what its graph products are."""
+
+    def gate_terms(self, h: Tensor, operators) -> Tensor:
+        raise NotImplementedError
+
+    def candidate_terms(self, rh: Tensor, operators) -> Tensor:
+        raise NotImplementedError
+
+    def step(self, x_proj: Tensor, h: Tensor, operators) -> Tensor:
+        rx, ux, cx = x_proj.chunk(3, -1)  # the input terms of r, u and C, biases included   (N, B, H) each
+        rh, uh = self.gate_terms(h, operators).chunk(2, -1)
+        r = torch.sigmoid(rx + rh)
+        u = torch.sigmoid(ux + uh)
+        c = torch.tanh(cx + self.candidate_terms(r * h, operators))
+        return torch.lerp(c, h, u)  # u ⊙ H + (1 - u) ⊙ C
+
+
+class DCGRUCell(_KeepingGRU):
     r"""The diffusion convolutional GRU of Li et al. (2018), eq. (3): the GRU with every product a diffusion
     convolution (:class:`~seqgraph.graph.temporal.conv.DiffusionConv`),
 
@@ -75,13 +96,11 @@ class DCGRUCell(_GraphCell):
         with torch.no_grad():
             self.input_conv.bias[: 2 * hidden_size].fill_(1.0)  # b_r = b_u = 1
 
-    def step(self, x_proj: Tensor, h: Tensor, walks) -> Tensor:
-        rx, ux, cx = x_proj.chunk(3, -1)  # Θ_X ⋆ X + b of r, u and C   (N, B, H) each
-        rh, uh = self.gate_conv(h, walks).chunk(2, -1)
-        r = torch.sigmoid(rx + rh)
-        u = torch.sigmoid(ux + uh)
-        c = torch.tanh(cx + self.candidate_conv(r * h, walks))
-        return torch.lerp(c, h, u)  # u ⊙ H + (1 - u) ⊙ C
+    def gate_terms(self, h: Tensor, walks) -> Tensor:
+        return self.gate_conv(h, walks)
+
+    def candidate_terms(self, rh: Tensor, walks) -> Tensor:
+        return self.candidate_conv(rh, walks)
 
 
 class GConvGRUCell(_GraphCell):
@@ -190,7 +209,7 @@ class TGCNCell(_GraphCell):
         return torch.lerp(c, h, u)  # (6)
 
 
-class TGCNCodeCell(_GraphCell):
+class TGCNCodeCell(_KeepingGRU):
     r"""T-GCN as the authors' code computes it (lehaifeng/T-GCN, ``T-GCN-PyTorch/models/tgcn.py``, and its
     TensorFlow original), which is what their published numbers come from: one GCN layer over the concatenation
     :math:`[X_t, h_{t-1}]` inside each gate of the GRU, where the paper's eq. (2)-(6) (:class:`TGCNCell`) pass the
@@ -228,13 +247,11 @@ class TGCNCodeCell(_GraphCell):
     def project_input(self, x: Tensor, a_hat) -> Tensor:
         return self.input_proj(product(a_hat, x))
 
-    def step(self, x_proj: Tensor, h: Tensor, a_hat) -> Tensor:
-        rx, ux, cx = x_proj.chunk(3, -1)
-        rh, uh = self.gate_weight(product(a_hat, h)).chunk(2, -1)
-        r = torch.sigmoid(rx + rh)
-        u = torch.sigmoid(ux + uh)
-        c = torch.tanh(cx + self.candidate_weight(product(a_hat, r * h)))
-        return torch.lerp(c, h, u)  # u ⊙ h + (1 - u) ⊙ c
+    def gate_terms(self, h: Tensor, a_hat) -> Tensor:
+        return self.gate_weight(product(a_hat, h))
+
+    def candidate_terms(self, rh: Tensor, a_hat) -> Tensor:
+        return self.candidate_weight(product(a_hat, rh))
 
 
 CELLS = {"dcrnn": DCGRUCell, "gconv-gru": GConvGRUCell, "gconv-lstm": GConvLSTMCell, "tgcn": TGCNCell,
