@@ -16,9 +16,9 @@ phase (forward with the loss, backward, Adam), so that a missed target shows whe
 LSTM layer alone is timed beside the matrix products its loop makes and beside itself with the Python loops
 (see ``lstm_bound``); the BiLSTM's one loop is timed beside the same weights run as two LSTM layers
 (``bilstm_one_loop``), and an LSTM layer with and without its weights laid out for oneDNN (``packing``:
-where ``kernels.PACK_MIN_STEPS`` comes from). Our layers run their
-loops in C++ where ``seqgraph.fused`` built them (the results record ``seqgraph.fused.backend()`` and how many
-threads the C++ loops share a batch between; ``SEQGRAPH_FUSED=python`` measures the Python loops instead).
+where ``kernels.PACK_MIN_STEPS`` comes from). Our layers run their loops in C++ where ``seqgraph.fused`` built
+them (the results record ``seqgraph.fused.backend()`` and how many threads the C++ loops share a batch between;
+``SEQGRAPH_FUSED=python`` measures the Python loops instead).
 Targets (issues 18 and 27): every ratio <= 1.0, the LSTM's <= 0.9, at 1 and at 2 threads.
 
     python benchmarks/recurrent.py [--steps 60] [--warmup 10] [--threads 1 2]
@@ -220,8 +220,7 @@ def main() -> None:
         runs.append(run)
         print(f"forward + backward + Adam, batch {BATCH}, T={STEPS_T}, embedding {EMBEDDING}, hidden {HIDDEN}; "
               f"median of {args.steps} steps, {threads} thread(s), {fused.backend()} loops on {run['loop_threads']}, "
-              f"load average "
-              f"{load_before[0]:.2f} before, {run['load_average_after'][0]:.2f} after")
+              f"load average {load_before[0]:.2f} before, {run['load_average_after'][0]:.2f} after")
         print(f"{'layer':<10}{'ours ms':>9}{'torch ms':>10}{'ratio':>7}{'cpu ratio':>11}   by phase (fwd, bwd, adam)"
               f"   counterpart")
         for name in CLASSIFIERS:

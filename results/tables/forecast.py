@@ -41,11 +41,12 @@ def forecast_los_loop(root: Path) -> Table:
     rows = []
     for name in names:
         r = load(FORECAST.format(name), root)
-        honest = name.endswith("honest")
+        clipped = f", gradient norm clipped at {r['config']['max_norm']:g}" if r["config"]["max_norm"] else ""
         # the honest rows add the horizon's own step: pooling all steps up to it flatters the 15-minute figure
-        for scope, label in (("pooled", ", honest protocol (validation picks the epoch)" if honest else ""),
-                             *((("step", ", honest protocol, the third step alone"),) if honest else ())):
-            clipped = f", gradient norm clipped at {r['config']['max_norm']:g}" if r["config"]["max_norm"] else ""
+        scopes = ([("pooled", ", honest protocol (validation picks the epoch)"),
+                   ("step", ", honest protocol, the third step alone")] if name.endswith("honest")
+                  else [("pooled", "")])
+        for scope, label in scopes:
             rows.append([LABELS[r["model"]] + clipped + label,
                          *(pm(r["headline"][scope][k], 4, len(r["runs"])) for k in TGCN_NUMBERS), _epochs(r),
                          _seconds(_seconds_per_epoch(r)) if r["parameters"] else "–"])

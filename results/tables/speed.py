@@ -169,7 +169,6 @@ def graph_classify_speed(root: Path) -> Table:
 
 
 TABLES = {"recurrent-speed": recurrent_speed, "lstm-layer": lstm_layer, "weight-packing": weight_packing,
-          "threads-products": threads_products,
-          "threads-commands": threads_commands, "toy-speed": toy_speed, "text-cells": text_cells,
-          "allocator": allocator, "text-budget": text_budget, "propagate": propagate, "graph-speed": graph_speed,
-          "graph-classify-speed": graph_classify_speed}
+          "threads-products": threads_products, "threads-commands": threads_commands, "toy-speed": toy_speed,
+          "text-cells": text_cells, "allocator": allocator, "text-budget": text_budget, "propagate": propagate,
+          "graph-speed": graph_speed, "graph-classify-speed": graph_classify_speed}

@@ -119,7 +119,8 @@ def _load_or_build(openmp: bool) -> None:
     from torch.utils import cpp_extension  # imports setuptools: only where a build may be needed
 
     capability = torch.backends.cpu.get_cpu_capability()
-    flags = ["-O3", "-ffp-contract=off", *(["-fopenmp"] if openmp else []),
+    openmp_flags = ["-fopenmp"] if openmp else []  # compiling and linking
+    flags = ["-O3", "-ffp-contract=off", *openmp_flags,
              f"-DCPU_CAPABILITY={capability if capability in _CAPABILITY_FLAGS else 'DEFAULT'}",
              *_CAPABILITY_FLAGS.get(capability, [])]
     key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), torch.__version__.encode(), *map(str.encode, flags)]))
@@ -135,7 +136,7 @@ def _load_or_build(openmp: bool) -> None:
         source = Path(build) / f"{name}.cpp"
         shutil.copyfile(SOURCE, source)
         with _ninja_on_path():
-            cpp_extension.load(name, [str(source)], extra_cflags=flags, extra_ldflags=["-fopenmp"] if openmp else [],
+            cpp_extension.load(name, [str(source)], extra_cflags=flags, extra_ldflags=openmp_flags,
                                build_directory=build, is_python_module=False)
         os.replace(Path(build) / library.name, library)  # loaded already; in place for the next process
 
