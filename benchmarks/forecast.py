@@ -87,8 +87,8 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_epoch(impl: str, size: str, steps: int, batch_size: int) -> dict:
-    """Time ``steps`` DCRNN training steps (after one more to warm up) of ``impl`` at ``size``."""
+def child_epoch(impl: str, size: str, steps: int, batch_size: int, warmup: int) -> dict:
+    """Time ``steps`` DCRNN training steps (after ``warmup`` more) of ``impl`` at ``size``."""
     nodes, length = SIZES[size]
     signal = generate_gvar(nodes, length)
     config = default_config("gvar", "dcrnn", batch_size=batch_size)
@@ -119,9 +119,10 @@ def child_epoch(impl: str, size: str, steps: int, batch_size: int) -> dict:
             torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), 5.0)
             trainer.optimizer.step()
     batches = trainer.batches()
-    step(batches[0])
+    for b in batches[:warmup]:
+        step(b)
     start = time.perf_counter()
-    for b in batches[1:steps + 1]:
+    for b in batches[warmup:warmup + steps]:
         step(b)
     seconds = (time.perf_counter() - start) / steps
     return {"seconds_per_step": seconds, "steps_per_epoch": len(batches), "seconds_per_epoch": seconds * len(batches),
@@ -205,6 +206,7 @@ def main() -> None:
     parser.add_argument("--chickenpox", action="store_true")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per measurement (--epoch)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed training steps before them (--epoch)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES), help="--epoch at these sizes")
     parser.add_argument("--child-timeout", type=float, default=None,
@@ -223,7 +225,7 @@ def main() -> None:
         results["epoch"] = {}
         for size in args.sizes:
             row = {impl: spawn("epoch", args.child_timeout, impl=impl, size=size, steps=args.steps,
-                               batch_size=args.batch_size) for impl in ("ours", "pygt")}
+                               batch_size=args.batch_size, warmup=args.warmup) for impl in ("ours", "pygt")}
             if all("seconds_per_step" in row[impl] for impl in ("ours", "pygt")):
                 row["time_ratio"] = row["ours"]["seconds_per_step"] / row["pygt"]["seconds_per_step"]
                 row["memory_ratio"] = row["ours"]["peak_mib"] / row["pygt"]["peak_mib"]
