@@ -15,6 +15,7 @@ LABELS = {"last": "last value", "average": "window mean (historical average)", "
 TGCN_NUMBERS = ("rmse", "mae", "accuracy", "r2", "var")
 LOS_LOOP_15 = ("last", "average", "gcn", "gru", "tgcn", "tgcn-code", "gconv-gru", "gconv-lstm", "dcrnn")
 LOS_LOOP_HONEST = ("gconv-gru",)  # the honest protocol, for the model nearest the published row
+LOS_LOOP_LR = 0.01  # ten times the paper's, for the epochs this CPU allows
 EPIDEMICS = ("chickenpox", "pedalme", "england-covid")
 
 
@@ -41,13 +42,16 @@ def forecast_los_loop(root: Path) -> Table:
     rows = []
     for name in names:
         r = load(FORECAST.format(name), root)
-        clipped = f", gradient norm clipped at {r['config']['max_norm']:g}" if r["config"]["max_norm"] else ""
+        config = r["config"]
+        settings = f", gradient norm clipped at {config['max_norm']:g}" if config["max_norm"] else ""
+        if r["parameters"] and config["lr"] != LOS_LOOP_LR:
+            settings += f", learning rate {config['lr']:g}"
         # the honest rows add the horizon's own step: pooling all steps up to it flatters the 15-minute figure
         scopes = ([("pooled", ", honest protocol (validation picks the epoch)"),
                    ("step", ", honest protocol, the third step alone")] if name.endswith("honest")
                   else [("pooled", "")])
         for scope, label in scopes:
-            rows.append([LABELS[r["model"]] + clipped + label,
+            rows.append([LABELS[r["model"]] + settings + label,
                          *(pm(r["headline"][scope][k], 4, len(r["runs"])) for k in TGCN_NUMBERS), _epochs(r),
                          _seconds(_seconds_per_epoch(r)) if r["parameters"] else "–"])
     published = report.published("los-loop", "tgcn", 3)
@@ -56,7 +60,8 @@ def forecast_los_loop(root: Path) -> Table:
     return Table(["15 minutes ahead (3 steps), pooled", "RMSE", "MAE", "accuracy", "R²", "explained variance",
                   "epochs (reported)", "s / epoch"], rows,
                  f"{run(forecast_argv('los-loop', 'MODEL', '--horizon', '3'), 'results/forecast/los-loop-<model>-h3')}"
-                 ", with `--lr 0.01` and the epochs of the epochs column for the models that train; "
+                 f", with `--lr {LOS_LOOP_LR:g}` (or the rate a row names) and the epochs of the epochs column for the "
+                 "models that train; "
                  f"`--protocol tgcn-honest` for the honest rows{_not_run(missing)}")
 
 
@@ -109,7 +114,7 @@ def forecast_epidemics(root: Path) -> Table:
 def _step_ms(measured: dict) -> str:
     if "seconds_per_step" in measured:
         return f"{1000 * measured['seconds_per_step']:,.0f} (peak {measured['peak_mib'] / 1024:.1f} GiB)"
-    return f"a warm-up and one step unfinished after {measured['unfinished_after_s']:,.0f} s"
+    return f"unfinished after {measured['unfinished_after_s']:,.0f} s"
 
 
 def forecast_speed(root: Path) -> Table:
@@ -119,15 +124,16 @@ def forecast_speed(root: Path) -> Table:
         c = r["chickenpox"]
         rows.append(["chickenpox, a training epoch of `DCRNN(4, 32, 1)` (103 snapshots)",
                      f"{1000 * c['ours']['seconds_per_epoch']:.2f}", f"{1000 * c['pygt']['seconds_per_epoch']:.1f}",
-                     f"**{c['time_ratio']:.3f}**"])
+                     f"**{c['time_ratio']:.3f}**", "–"])
     for size, e in r.get("epoch", {}).items():
         rows.append([f"DCRNN training step, 12 → 12, batch 64, {size}'s size (generator)",
                      *map(_step_ms, (e["ours"], e["pygt"])),
-                     f"**{e['time_ratio']:.2f}**" if "time_ratio" in e else "–"])
+                     *(f"**{e[k]:.3f}**" if k in e else "–" for k in ("time_ratio", "memory_ratio"))])
     settings = r["settings"]
-    return Table(["measurement", "ours, ms", "PyTorch Geometric Temporal, ms", "ours / theirs"], rows,
-                 "`OMP_NUM_THREADS=1 python benchmarks/forecast.py --chickenpox --memory`, then `--epoch --steps 1 "
-                 "--sizes metr-la --child-timeout 1200` "
+    return Table(["measurement", "ours, ms", "PyTorch Geometric Temporal, ms", "time, ours / theirs",
+                  "peak memory, ours / theirs"], rows,
+                 "`OMP_NUM_THREADS=1 python benchmarks/forecast.py --epoch --chickenpox --memory --steps 1 --warmup 0 "
+                 "--child-timeout 3600` "
                  f"({settings['threads']} thread, load average {settings['load_avg_start'][0]:.1f} at the start)")
 
 
