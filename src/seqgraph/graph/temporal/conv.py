@@ -14,9 +14,9 @@ does).
 
 The diffusion convolution writes its copies straight into the stack (:class:`_DiffusionStack`) instead of
 concatenating them: the stack is what a training step keeps for the backward pass, and copies made before it and
-freed after it leave holes in the C library's heap that the next, larger stack does not fit, so the process grew to
-about twice what it held (a DCRNN step at METR-LA's size: 6.0 GiB resident for 2.6 GiB kept; 4.3 GiB with the stack
-first).
+freed after it leave holes in the C library's heap that the next, larger stack does not fit. A DCRNN training step at
+METR-LA's size peaked at 6.0 GiB that way, and peaks at 4.1 GiB with the stack first
+(``benchmarks/results/forecast.json``).
 """
 
 import math
