@@ -20,11 +20,12 @@ build from source (about 26 minutes on 2 cores), into a virtual environment of t
     python -m venv /tmp/pygt && /tmp/pygt/bin/pip install torch==2.13.0 torch_geometric==2.8.1
     MAX_JOBS=2 /tmp/pygt/bin/pip install --no-build-isolation torch-scatter==2.1.2 torch-sparse==0.6.18
     /tmp/pygt/bin/pip install --no-deps torch-geometric-temporal==0.56.2 && /tmp/pygt/bin/pip install -e . h5py
-    OMP_NUM_THREADS=1 /tmp/pygt/bin/python benchmarks/forecast.py --epoch --chickenpox --memory
+    OMP_NUM_THREADS=1 /tmp/pygt/bin/python benchmarks/forecast.py --epoch --chickenpox --memory --steps 1 --warmup 0
 
-``--sizes`` chooses the ``--epoch`` sizes; ``--child-timeout S`` records a measurement still running after S seconds
-as unfinished (PyTorch Geometric Temporal's DCRNN at METR-LA's size, whose diffusion convolution builds a dense
-N x N adjacency at every call, did not finish its warm-up and timed step in 20 minutes here).
+PyTorch Geometric Temporal's DCRNN, whose diffusion convolution builds a dense N x N adjacency at every call, takes
+about 9 minutes a step at METR-LA's size and 25 at PEMS-BAY's here, hence one timed step without a warm-up (the
+whole run: about 40 minutes). ``--sizes`` chooses the ``--epoch`` sizes; ``--child-timeout S`` records a measurement
+still running after S seconds as unfinished.
 
 Writes benchmarks/results/forecast.json.
 """
