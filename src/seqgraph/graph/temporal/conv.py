@@ -124,12 +124,12 @@ class _DiffusionStack(torch.autograd.Function):
         stack = x.new_empty(*x.shape[:-1], conv.num_filters * width)
         for m, copy in enumerate(conv.filtered(x, walks)):
             stack[..., m * width:(m + 1) * width] = copy
-        ctx.walks, ctx.K = walks, conv.K
+        ctx.walks, ctx.K, ctx.width = walks, conv.K, width
         return stack
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        blocks = grad.split(grad.size(-1) // (2 * ctx.K + 1), dim=-1)  # g_0; g_1 .. g_K of P_f; of P_b
+        blocks = grad.split(ctx.width, dim=-1)  # g_0; g_1 .. g_K of P_f; of P_b
         through = []
         for w, walk in enumerate(ctx.walks):
             powers = blocks[1 + w * ctx.K:1 + (w + 1) * ctx.K]
