@@ -2,8 +2,9 @@
 
 Each run writes ``run.json`` (what ran: the command and its configuration) first. A folder is used only when it
 is empty, when it holds nothing but ``run.json`` (a run that stopped on bad input before writing anything), or
-when its ``run.json`` names the same command and configuration; anything else, a folder of the user's own files
-included, is refused unless ``force`` is set. :func:`check` decides without writing, so a command checks every
+when its ``run.json`` names the same command and configuration (or, for a run that continues, one whose counts
+named in ``longer``, such as its epochs, were smaller); anything else, a folder of the user's own files included, is
+refused unless ``force`` is set. :func:`check` decides without writing, so a command checks every
 input before :func:`prepare` writes. While the run lasts it holds an exclusive lock (``fcntl.flock``) on
 ``.seqgraph.lock`` in the folder, which names its process id: a second run into the same folder is refused, not
 interleaved. Temporary files that a killed run left behind (:mod:`seqgraph.atomic`) are removed once the lock is
@@ -30,7 +31,8 @@ class FolderTaken(InputError):
     """The output folder holds another experiment's results, or files seqgraph did not write."""
 
 
-def check(out: str | os.PathLike, command: str, config: dict, force: bool = False) -> Path:
+def check(out: str | os.PathLike, command: str, config: dict, force: bool = False,
+          longer: tuple[str, ...] = ()) -> Path:
     """Raise unless ``out`` may receive a run of ``command`` with ``config`` (see the module docstring)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -49,14 +51,28 @@ def check(out: str | os.PathLike, command: str, config: dict, force: bool = Fals
         old = json.loads((out / RUN_FILE).read_text())
     except (OSError, ValueError):
         old = None
-    if not isinstance(old, dict) or old.get("command") != command or old.get("config") != _jsonable(config):
+    if not isinstance(old, dict) or old.get("command") != command or not continues(old.get("config"), config, longer):
         raise FolderTaken(f"{out} holds the results of another experiment ({out / RUN_FILE})")
     return out
 
 
-def prepare(out: str | os.PathLike, command: str, config: dict, force: bool = False) -> Path:
-    """:func:`check`, then create ``out``, lock it for this process and write ``run.json``."""
-    out = check(out, command, config, force)
+def continues(old, new: dict, longer: tuple[str, ...] = ()) -> bool:
+    """Whether a run of configuration ``new`` is the one of ``old`` or its continuation: the same settings, except
+    that the integer counts named in ``longer`` may have grown (a run of 20 epochs is the first 20 of one of 40)."""
+    if not isinstance(old, dict):
+        return False
+    old, new = _jsonable(old), _jsonable(new)
+    if old.keys() != new.keys():
+        return False
+    return all(old[key] == value or (key in longer and type(old[key]) is type(value) is int and old[key] < value)
+               for key, value in new.items())
+
+
+def prepare(out: str | os.PathLike, command: str, config: dict, force: bool = False,
+            longer: tuple[str, ...] = ()) -> Path:
+    """:func:`check`, then create ``out``, lock it for this process and write ``run.json`` (the new counts of a run
+    that continues for longer)."""
+    out = check(out, command, config, force, longer)
     out.mkdir(parents=True, exist_ok=True)
     lock(out)
     for stale in out.rglob(".*"):

@@ -9,11 +9,12 @@ from ..errors import InputError
 
 
 def prepare_out(args, command: str, config: dict, out: str | None = None, force: bool | None = None,
-                only_check: bool = False, resume: bool = False) -> Path:
+                only_check: bool = False, resume: bool = False, longer: tuple[str, ...] = ()) -> Path:
     """:func:`seqgraph.outdir.prepare` (or with ``only_check`` :func:`seqgraph.outdir.check`, which writes nothing)
     for ``--out`` (or ``out``) and ``--force`` (or ``force``), its errors naming the flags. With ``resume`` the
     folder must hold a run (its ``run.json``) of this command and configuration, ``--force`` or not: forcing would
-    rewrite ``run.json`` for checkpoints of other settings."""
+    rewrite ``run.json`` for checkpoints of other settings; the counts named in ``longer`` (a resumed run's
+    ``epochs``) may grow (:func:`seqgraph.outdir.continues`)."""
     out = args.out if out is None else out
     force = args.force if force is None else force
     if resume:
@@ -21,7 +22,7 @@ def prepare_out(args, command: str, config: dict, out: str | None = None, force:
             raise InputError(f"--resume: {out} holds no run to continue")
         force = False
     try:
-        return (outdir.check if only_check else outdir.prepare)(out, command, config, force)
+        return (outdir.check if only_check else outdir.prepare)(out, command, config, force, longer)
     except outdir.FolderTaken as e:
         raise InputError(f"--out {e}; choose another --out or pass --force") from e
     except InputError as e:

@@ -95,13 +95,13 @@ class TrainingIO:
 
 
 def refuse_restart(out: Path, runs: Iterable[tuple[str, Path]], progress: Callable[[dict], tuple[str, bool] | None],
-                   resume_hint: str = "--resume") -> None:
+                   resume_hint: str = "--resume", finished_hint: str = "--force to train it again") -> None:
     """Starting afresh over a run that ``out`` holds would throw it away: refuse, saying how far it got.
 
     ``runs`` are ``(label, checkpoint path)`` pairs (label: "" for a command with one run, else e.g. " seed 3");
     ``progress(ckpt)`` says how far a checkpoint of this command got and whether it finished, as ``("step 28 of
     30", False)``, or None for a checkpoint of another kind. An unfinished run is pointed to ``resume_hint``, a
-    finished one to ``--force``; a file that is no checkpoint is left to the command's other checks.
+    finished one to ``finished_hint``; a file that is no checkpoint is left to the command's other checks.
     """
     for label, path in runs:
         try:
@@ -113,6 +113,6 @@ def refuse_restart(out: Path, runs: Iterable[tuple[str, Path]], progress: Callab
             continue
         where, finished = state
         if finished:
-            raise InputError(f"--out {out} holds a run{label} finished at {where}: --force to train it again")
+            raise InputError(f"--out {out} holds a run{label} finished at {where}: {finished_hint}")
         raise InputError(f"--out {out} holds an unfinished run{label} ({where}): add {resume_hint} to continue it, "
                          "or --force to start over")

@@ -5,7 +5,8 @@ Adam and the learning-rate schedule, the epoch and optimiser-step counters and t
 the training windows in batches (in order or shuffled with a generator keyed by the seed and the epoch), then scores
 the validation and test windows; the protocol's rule picks the reported epoch (:data:`SELECT`), whose weights are
 kept. ``state_dict()`` is a checkpoint at an epoch boundary with every random state, so a resumed run continues
-exactly as the uninterrupted one.
+exactly as the uninterrupted one; nothing but the stopping point depends on ``config.epochs``, so a run resumed
+with more epochs than it was started with ends exactly as one started with them.
 
 Losses (``config.loss``), on the scaled values unless said otherwise:
 
@@ -33,6 +34,7 @@ from torch import Tensor
 
 from ... import checkpoint, distributed
 from ...errors import InputError, NonFiniteLossError
+from ...outdir import continues
 from ...seeding import rng_state, seed_everything, set_rng_state
 from .data import TemporalSignal, batch
 from .metrics import masked_errors, tgcn_errors
@@ -278,9 +280,11 @@ class ForecastTrainer:
     def load_state_dict(self, ckpt: dict, path: str = "checkpoint") -> None:
         """Continue from ``ckpt``. One of another run, or whose entries lack the structure this run writes (the same
         keys, weights of the same shapes, Adam's moments shaped like their parameters, a history of this run's
-        records: :mod:`seqgraph.checkpoint`), is refused naming what differs, before anything is restored."""
+        records: :mod:`seqgraph.checkpoint`), is refused naming what differs, before anything is restored. A
+        checkpoint of this run configured for fewer epochs continues to this run's."""
         checkpoint.check_kind(ckpt, KIND, path)
-        if ckpt.get("seed") != self.seed or ckpt.get("config") != dataclasses.asdict(self.config):
+        if ckpt.get("seed") != self.seed or not continues(ckpt.get("config"), dataclasses.asdict(self.config),
+                                                          longer=("epochs",)):
             raise InputError(f"{path} is not a checkpoint of this forecasting run (its seed or settings differ)")
         weights = self.model.state_dict()
         checkpoint.check_like(ckpt, {"kind": KIND, "config": None, "seed": 0, "epoch": 0, "step": 0, "finished": False,
