@@ -221,7 +221,8 @@ def main() -> None:
         print(json.dumps({"epoch": child_epoch, "chickenpox": child_chickenpox, "memory": child_memory}[kind](**spec)))
         return
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["settings"] = {"threads": 1, "torch": torch.__version__, "load_avg_start": os.getloadavg()}
+    results["settings"] = {"threads": 1, "torch": torch.__version__, "load_avg_start": os.getloadavg(),
+                           "argv": sys.argv[1:]}  # the flags of the measurement, for the table's command
     if args.epoch:
         results["epoch"] = {}
         for size in args.sizes:

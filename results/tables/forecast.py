@@ -137,8 +137,7 @@ def forecast_speed(root: Path) -> Table:
     settings = r["settings"]
     return Table(["measurement", "ours", "PyTorch Geometric Temporal", "time, ours / theirs",
                   "peak memory, ours / theirs"], rows,
-                 "`OMP_NUM_THREADS=1 python benchmarks/forecast.py --epoch --chickenpox --memory --steps 1 --warmup 0 "
-                 "--child-timeout 3600` "
+                 f"`OMP_NUM_THREADS=1 python benchmarks/forecast.py {' '.join(settings['argv'])}` "
                  f"({settings['threads']} thread, load average {settings['load_avg_start'][0]:.1f} at the start)")
 
 
