@@ -88,27 +88,30 @@ def test_sigterm_stops_after_the_epoch_and_resume_ends_bitwise_as_the_whole_run(
     assert "--force to train it again" in capsys.readouterr().err  # or --resume with more --epochs
 
 
-def test_resume_with_more_epochs_ends_bitwise_as_the_run_started_with_them(shared_data, tmp_path, capsys):
+def test_resume_with_more_epochs_and_seeds_ends_bitwise_as_the_run_started_with_them(shared_data, tmp_path, capsys):
     argv = [*ARGV[:-1], "--out", str(tmp_path / "run")]  # seed 0, 3 epochs
     assert main(argv) == 0
-    longer = [*argv, "--epochs", "5", "--resume"]  # the last --epochs wins
+    longer = [*ARGV, "--epochs", "5", "--out", str(tmp_path / "run"), "--resume"]  # seeds 0 1, the last --epochs
     assert main(longer) == 0
-    assert main([*ARGV[:-1], "--epochs", "5", "--out", str(tmp_path / "whole")]) == 0
-    resumed, whole = (checkpoint.load(tmp_path / d / "checkpoint-seed0.pt") for d in ("run", "whole"))
-    assert resumed["epoch"] == whole["epoch"] == 5 and resumed["config"]["epochs"] == 5
-    for key, value in whole["model"].items():
-        assert torch.equal(resumed["model"][key], value), key
+    assert main([*ARGV, "--epochs", "5", "--out", str(tmp_path / "whole")]) == 0
+    for seed in (0, 1):
+        resumed, whole = (checkpoint.load(tmp_path / d / f"checkpoint-seed{seed}.pt") for d in ("run", "whole"))
+        assert resumed["epoch"] == whole["epoch"] == 5 and resumed["config"]["epochs"] == 5
+        for key, value in whole["model"].items():
+            assert torch.equal(resumed["model"][key], value), key
     results = [json.loads((tmp_path / d / "results.json").read_text()) for d in ("run", "whole")]
-    assert results[0]["runs"][0]["test"] == results[1]["runs"][0]["test"]
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["epochs"] == 5
+    assert [run["test"] for run in results[0]["runs"]] == [run["test"] for run in results[1]["runs"]]
+    assert results[0]["headline"] == results[1]["headline"]
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["seeds"] == [0, 1]
     capsys.readouterr()
-    assert exit_code([*argv, "--epochs", "4", "--resume"]) == 2  # fewer epochs than it has trained: another run
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "another experiment" in err[0], err
-    assert exit_code([*argv, "--epochs", "6"]) == 2  # more epochs without --resume: not overwritten by accident
+    for fewer in (["--epochs", "4"], ["--seeds", "1", "0"]):  # fewer epochs than it trained; seeds reordered
+        assert exit_code([*longer, *fewer]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "another experiment" in err[0], err
+    assert exit_code([*longer[:-1], "--epochs", "6"]) == 2  # more epochs without --resume: not overwritten
     assert "another experiment" in capsys.readouterr().err
-    assert exit_code([*argv, "--epochs", "5"]) == 2
-    assert "finished at epoch 5 of 5: --resume with more --epochs to train it on" in capsys.readouterr().err
+    assert exit_code(longer[:-1]) == 2
+    assert "finished at epoch 5 of 5: --resume with more --epochs or --seeds" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

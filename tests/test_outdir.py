@@ -35,6 +35,10 @@ def test_a_run_continues_with_larger_counts_of_the_keys_named_and_nothing_else(t
     outdir.prepare(tmp_path / "run", "forecast", longer, longer=("epochs",))
     assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["epochs"] == 40
     assert outdir.continues(longer, {**longer, "milestones": [20, 30]})  # as stored in JSON
+    seeds = {"seeds": [0, 1]}
+    assert outdir.continues(seeds, {"seeds": [0, 1, 2]}, longer=("seeds",))  # entries after its own
+    assert not any(outdir.continues(seeds, {"seeds": other}, longer=("seeds",))
+                   for other in ([1, 0, 2], [0], [2, 0, 1]))
 
 
 def test_prepare_takes_over_a_folder_where_a_run_stopped_before_writing_anything(tmp_path):

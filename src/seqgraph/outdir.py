@@ -2,10 +2,10 @@
 
 Each run writes ``run.json`` (what ran: the command and its configuration) first. A folder is used only when it
 is empty, when it holds nothing but ``run.json`` (a run that stopped on bad input before writing anything), or
-when its ``run.json`` names the same command and configuration (or, for a run that continues, one whose counts
-named in ``longer``, such as its epochs, were smaller); anything else, a folder of the user's own files included, is
-refused unless ``force`` is set. :func:`check` decides without writing, so a command checks every
-input before :func:`prepare` writes. While the run lasts it holds an exclusive lock (``fcntl.flock``) on
+when its ``run.json`` names the same command and configuration (or, for a run that continues, one whose settings
+named in ``longer``, such as its epochs or seeds, were fewer: :func:`continues`); anything else, a folder of the
+user's own files included, is refused unless ``force`` is set. :func:`check` decides without writing, so a command
+checks every input before :func:`prepare` writes. While the run lasts it holds an exclusive lock (``fcntl.flock``) on
 ``.seqgraph.lock`` in the folder, which names its process id: a second run into the same folder is refused, not
 interleaved. Temporary files that a killed run left behind (:mod:`seqgraph.atomic`) are removed once the lock is
 held.
@@ -58,14 +58,20 @@ def check(out: str | os.PathLike, command: str, config: dict, force: bool = Fals
 
 def continues(old, new: dict, longer: tuple[str, ...] = ()) -> bool:
     """Whether a run of configuration ``new`` is the one of ``old`` or its continuation: the same settings, except
-    that the integer counts named in ``longer`` may have grown (a run of 20 epochs is the first 20 of one of 40)."""
+    that those named in ``longer`` may have grown, an integer count to a larger one (a run of 20 epochs is the first
+    20 of one of 40) or a list by entries at its end (seeds 0 1 are the first two runs of seeds 0 1 2)."""
     if not isinstance(old, dict):
         return False
     old, new = _jsonable(old), _jsonable(new)
     if old.keys() != new.keys():
         return False
-    return all(old[key] == value or (key in longer and type(old[key]) is type(value) is int and old[key] < value)
-               for key, value in new.items())
+    return all(old[key] == value or (key in longer and _grown(old[key], value)) for key, value in new.items())
+
+
+def _grown(old, new) -> bool:
+    if type(old) is type(new) is int:
+        return old < new
+    return isinstance(old, list) and isinstance(new, list) and new[:len(old)] == old
 
 
 def prepare(out: str | os.PathLike, command: str, config: dict, force: bool = False,

@@ -91,7 +91,8 @@ def register(sub) -> None:
                    help="in your own data, a 0 is a missing reading, masked out of the loss and the metrics "
                    "(METR-LA and PEMS-BAY always)")
     p.add_argument("--resume", action="store_true", help="continue the run stopped in --out from its checkpoints; "
-                   "with a larger --epochs, train a finished run on to them (as if started with them)")
+                   "with a larger --epochs or more --seeds after its own, train a finished run on to them (as if "
+                   "started with them)")
     add_run_options(p)
     p.set_defaults(func=run)
 
@@ -127,12 +128,13 @@ def _run(args, device) -> int:
     run_config = {"dataset": args.dataset, "seeds": args.seeds, **dataclasses.asdict(config)}
     first = ForecastTrainer(signal, config, args.seeds[0], device)  # every input checked before --out is touched
     out = Path(args.out)
-    longer = ("epochs",) if args.resume else ()  # a run resumed with more --epochs trains on to them
+    longer = ("epochs", "seeds") if args.resume else ()  # resumed with more --epochs or --seeds, it trains them
     if distributed.is_main():
         prepare_out(args, "graph forecast", run_config, resume=args.resume, only_check=True, longer=longer)
     if not args.resume and not args.force:
         refuse_restart(out, [(f" of seed {seed}", _checkpoint_path(out, seed)) for seed in args.seeds], _progress,
-                       finished_hint="--resume with more --epochs to train it on, --force to train it again")
+                       finished_hint="--resume with more --epochs or --seeds to train it on, --force to train it "
+                       "again")
     distributed.main_first(lambda: prepare_out(args, "graph forecast", run_config, resume=args.resume, longer=longer),
                            others=False)
     trainers = []
