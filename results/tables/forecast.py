@@ -20,6 +20,12 @@ LOS_LOOP_LR = 0.01  # ten times the paper's, for the epochs this CPU allows
 EPIDEMICS = ("chickenpox", "pedalme", "england-covid")
 
 
+def _runs(r: dict) -> int:
+    """The runs whose spread a table shows: the seeds of a trained model, one for a model without parameters (its
+    seeds give the same numbers)."""
+    return len(r["runs"]) if r["parameters"] else 1
+
+
 def _epochs(r: dict) -> str:
     """The epochs trained and, in parentheses, the reported one of each seed (only for trained models)."""
     if not r["parameters"]:
@@ -54,7 +60,7 @@ def forecast_los_loop(root: Path) -> Table:
                   else [("pooled", ", trained longer" if name.endswith("long") else "")])
         for scope, label in scopes:
             rows.append([LABELS[r["model"]] + settings + label,
-                         *(pm(r["headline"][scope][k], 4, len(r["runs"])) for k in TGCN_NUMBERS), _epochs(r),
+                         *(pm(r["headline"][scope][k], 4, _runs(r)) for k in TGCN_NUMBERS), _epochs(r),
                          _seconds(_seconds_per_epoch(r)) if r["parameters"] else "–"])
     published = report.published("los-loop", "tgcn", 3)
     rows.append([f"T-GCN, published: {published['source']}", *(str(published[k]) for k in TGCN_NUMBERS),
@@ -68,6 +74,25 @@ def forecast_los_loop(root: Path) -> Table:
                  f"so named){_not_run(missing)}")
 
 
+HORIZONS = (3, 6, 9, 12)  # 15, 30, 45, 60 minutes of 5-minute steps
+LOS_LOOP_BY_HORIZON = ("last", "average", "gconv-gru")
+
+
+def forecast_los_loop_horizons(root: Path) -> Table:
+    names, missing = _present(root, [f"los-loop-{model}-h{h}" for h in HORIZONS for model in LOS_LOOP_BY_HORIZON])
+    rows = []
+    for name in names:
+        r = load(FORECAST.format(name), root)
+        runs, horizon = _runs(r), r["config"]["horizon"]
+        rows.append([f"{5 * horizon} ({horizon})", LABELS[r["model"]],
+                     *(pm(r["headline"]["pooled"][k], 4, runs) for k in ("rmse", "mae", "accuracy", "r2")),
+                     pm(r["headline"]["step"]["rmse"], 4, runs), _epochs(r)])
+    return Table(["minutes ahead (steps)", "model", "RMSE, pooled", "MAE, pooled", "accuracy, pooled", "R², pooled",
+                  "RMSE, the last step alone", "epochs (reported)"], rows,
+                 run(forecast_argv("los-loop", "MODEL", "--horizon", "H"), "results/forecast/los-loop-<model>-h<H>")
+                 + f", with `--lr {LOS_LOOP_LR:g} --epochs 20` for GConvGRU{_not_run(missing)}")
+
+
 GVAR = ("last", "gru", "dcrnn")
 GVAR_FLAGS = ("--horizon", "1", "--hidden", "32", "--layers", "1", "--epochs", "8", "--seeds", "0", "1", "2", "3", "4")
 
@@ -78,7 +103,7 @@ def forecast_gvar(root: Path) -> Table:
     for name in names:
         r = load(FORECAST.format(name), root)
         mse = r["headline"]["1"]["mse"]
-        rows.append([LABELS[r["model"]], pm(mse, 4, len(r["runs"])), f"{mse['mean'] / r['noise_mse']:.3f}",
+        rows.append([LABELS[r["model"]], pm(mse, 4, _runs(r)), f"{mse['mean'] / r['noise_mse']:.3f}",
                      _epochs(r)])
     return Table(["207 sensors x 4,000 steps, one step ahead", "test MSE", "/ noise floor", "epochs (reported)"],
                  rows, run(forecast_argv("gvar:207x4000", "MODEL", *GVAR_FLAGS), "results/forecast/gvar-<model>-h1",
@@ -104,7 +129,7 @@ def forecast_epidemics(root: Path) -> Table:
                 missing.append(name)
                 continue
             r = load(FORECAST.format(name), root)
-            cells.append(pm(r["headline"]["mse"], 3, len(r["runs"])))
+            cells.append(pm(r["headline"]["mse"], 3, _runs(r)))
         rows.append([LABELS[model], *cells])
     reference = report.published("chickenpox", "dcrnn", 1)
     rows.append([f"DCRNN, published: {reference['source']}", str(reference["mse"]), "–", "–"])
@@ -151,5 +176,6 @@ def forecast_memory(root: Path) -> Table:
                  "steps, each size in a fresh process)")
 
 
-TABLES = {"forecast-los-loop": forecast_los_loop, "forecast-epidemics": forecast_epidemics,
+TABLES = {"forecast-los-loop": forecast_los_loop, "forecast-los-loop-horizons": forecast_los_loop_horizons,
+          "forecast-epidemics": forecast_epidemics,
           "forecast-gvar": forecast_gvar, "forecast-speed": forecast_speed, "forecast-memory": forecast_memory}
