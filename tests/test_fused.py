@@ -43,8 +43,16 @@ def backend(request):
         pytest.skip("the C++ loops did not build")
 
 
+@pytest.fixture(params=["copy", "transposed"])
+def weight_products(request, monkeypatch):
+    """Weight gradients through both of kernels.weight_gradient's products: the copy below COPY_MAX_ROWS rows, and
+    MKL's transposed product above (here for every size)."""
+    if request.param == "transposed":
+        monkeypatch.setattr(kernels, "COPY_MAX_ROWS", 0)
+
+
 @pytest.mark.parametrize("name", FUNCTIONS)
-def test_fused_backward_passes_gradcheck(name, backend):
+def test_fused_backward_passes_gradcheck(name, backend, weight_products):
     # each hand-written backward pass through time against finite differences, in float64, for every input
     function, make_inputs = FUNCTIONS[name]
     torch.manual_seed(0)
@@ -124,7 +132,7 @@ def stepped_cells(layer, x, state):
 
 
 @pytest.mark.parametrize("layer_class", (RNN, LSTM, GRU, PeepholeLSTM, BiLSTM))
-def test_fused_loops_equal_their_cells_stepped_by_hand(layer_class, backend):
+def test_fused_loops_equal_their_cells_stepped_by_hand(layer_class, backend, weight_products):
     # each fused path against its cell in float32: outputs, final state and every gradient
     torch.manual_seed(0)
     layer = layer_class(3, 4)
@@ -174,6 +182,17 @@ def test_linear_takes_slices_and_transposes():
     for x, w in ((buffer[:, :6], weight), (buffer[:, :4].t(), buffer[:4, :6]), (buffer[:, 3:7], weight.t()[:4])):
         torch.testing.assert_close(kernels.linear(x, w), x @ w.t())
     assert kernels.onednn(torch.zeros(1, dtype=torch.float64)) is False
+
+
+@pytest.mark.parametrize("rows", [kernels.COPY_MAX_ROWS, kernels.COPY_MAX_ROWS + 1])
+def test_weight_gradient_on_either_side_of_the_copy_limit(rows):
+    # sum_t d(t)^T [x(t), h(t)] against float64, d a slice of a wider buffer as the GRU's gate gradients are
+    torch.manual_seed(0)
+    buffer, x, h = torch.randn(rows, 1, 12), torch.randn(rows, 1, 3), torch.randn(rows, 1, 5)
+    d = buffer[..., :8]
+    expected = d.double().reshape(rows, 8).t() @ torch.cat((x, h), -1).double().reshape(rows, 8)
+    torch.testing.assert_close(kernels.weight_gradient(d, x, h).double(), expected, rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(kernels.weight_gradient(d, h).double(), expected[:, 3:], rtol=1e-5, atol=1e-3)
 
 
 def test_packed_weights_give_the_products_of_the_weights():
