@@ -20,14 +20,15 @@ build from source (about 26 minutes on 2 cores), into a virtual environment of t
     python -m venv /tmp/pygt && /tmp/pygt/bin/pip install torch==2.13.0 torch_geometric==2.8.1
     MAX_JOBS=2 /tmp/pygt/bin/pip install --no-build-isolation torch-scatter==2.1.2 torch-sparse==0.6.18
     /tmp/pygt/bin/pip install --no-deps torch-geometric-temporal==0.56.2 && /tmp/pygt/bin/pip install -e . h5py
-    OMP_NUM_THREADS=1 /tmp/pygt/bin/python benchmarks/forecast.py --epoch --chickenpox --memory --steps 1 --warmup 0
+    OMP_NUM_THREADS=1 /tmp/pygt/bin/python benchmarks/forecast.py --epoch --chickenpox --memory --steps 1 --warmup 0 \
+        --child-timeout 3600
 
 PyTorch Geometric Temporal's DCRNN, whose diffusion convolution builds a dense N x N adjacency at every call, takes
 about 9 minutes a step at METR-LA's size and 25 at PEMS-BAY's here, hence one timed step without a warm-up (the
 whole run: about 40 minutes). ``--sizes`` chooses the ``--epoch`` sizes; ``--child-timeout S`` records a measurement
 still running after S seconds as unfinished.
 
-Writes benchmarks/results/forecast.json.
+Writes benchmarks/results/forecast.json afresh (the sections of the flags given).
 """
 
 import argparse
@@ -220,9 +221,9 @@ def main() -> None:
         kind = spec.pop("kind")
         print(json.dumps({"epoch": child_epoch, "chickenpox": child_chickenpox, "memory": child_memory}[kind](**spec)))
         return
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["settings"] = {"threads": 1, "torch": torch.__version__, "load_avg_start": os.getloadavg(),
-                           "argv": sys.argv[1:]}  # the flags of the measurement, for the table's command
+    # a fresh file each run, so that its settings (the flags, for the tables' commands) are those of every section
+    results = {"settings": {"threads": 1, "torch": torch.__version__, "load_avg_start": os.getloadavg(),
+                            "argv": sys.argv[1:]}}
     if args.epoch:
         results["epoch"] = {}
         for size in args.sizes:

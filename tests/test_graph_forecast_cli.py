@@ -107,9 +107,9 @@ def test_resume_with_more_epochs_and_seeds_ends_bitwise_as_the_run_started_with_
     for fewer in (["--epochs", "4"], ["--seeds", "1", "0"]):  # fewer epochs than it trained; seeds reordered
         assert exit_code([*longer, *fewer]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and "another experiment" in err[0], err
+        assert len(err) == 1 and "holds a run of other settings" in err[0] and "with more --epochs" in err[0], err
     assert exit_code([*longer[:-1], "--epochs", "6"]) == 2  # more epochs without --resume: not overwritten
-    assert "another experiment" in capsys.readouterr().err
+    assert "holds a run of fewer epochs or seeds: add --resume" in capsys.readouterr().err
     assert exit_code(longer[:-1]) == 2
     assert "finished at epoch 5 of 5: --resume with more --epochs or --seeds" in capsys.readouterr().err
 

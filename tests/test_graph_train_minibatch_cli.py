@@ -109,4 +109,5 @@ def test_resume_refuses_a_folder_without_this_run(folder, tmp_path, capsys):
     # a finished run of another configuration (a full-batch run, another fan-out) is not continued either
     assert main([*TRAIN, "--dataset", str(folder), "--epochs", "1", "--out", str(tmp_path / "other")]) == 0
     capsys.readouterr()
-    one_line_error(capsys, [*argv, "--fanout", "2", "2", "--out", str(tmp_path / "other")], "another experiment")
+    one_line_error(capsys, [*argv, "--fanout", "2", "2", "--out", str(tmp_path / "other")],
+                   "holds a run of other settings")

@@ -77,7 +77,7 @@ def test_other_experiments_and_bad_checkpoints_are_refused(tmp_path, capsys):
     assert (tmp_path / "results.json").read_text() == before
     # --resume continues this run only, --force or not: forcing would rewrite run.json for the old checkpoints
     assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "6", "--force", "--resume") == 2
-    assert "another experiment" in capsys.readouterr().err
+    assert "holds a run of other settings" in capsys.readouterr().err
     assert json.loads((tmp_path / "run.json").read_text())["config"]["max_steps"] == 5
     (tmp_path / "checkpoints" / "length3-seed1.pt").write_bytes(b"PK\x03\x04 truncated")
     assert toy(tmp_path, "--length", "3", "--seeds", "1", "--max-steps", "5", "--force", "--resume") == 2

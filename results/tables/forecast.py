@@ -1,5 +1,6 @@
 """The tables of sequences on graphs: `seqgraph graph forecast` under each benchmark's protocol, and its speed."""
 
+import shlex
 from pathlib import Path
 
 from seqgraph.commands.graph.forecast import report
@@ -89,8 +90,10 @@ def forecast_los_loop_horizons(root: Path) -> Table:
                      pm(r["headline"]["step"]["rmse"], 4, runs), _epochs(r)])
     return Table(["minutes ahead (steps)", "model", "RMSE, pooled", "MAE, pooled", "accuracy, pooled", "R², pooled",
                   "RMSE, the last step alone", "epochs (reported)"], rows,
-                 run(forecast_argv("los-loop", "MODEL", "--horizon", "H"), "results/forecast/los-loop-<model>-h<H>")
-                 + f", with `--lr {LOS_LOOP_LR:g} --epochs 20` for GConvGRU{_not_run(missing)}")
+                 run(forecast_argv("los-loop", "MODEL", "--horizon", "H", "--seeds", "0", "1", "2", "3", "4"),
+                     "results/forecast/los-loop-<model>-h<H>")
+                 + f", with `--lr {LOS_LOOP_LR:g} --epochs 20` for GConvGRU, and `--seeds 0` beyond 15 minutes"
+                 f"{_not_run(missing)}")
 
 
 GVAR = ("last", "gru", "dcrnn")
@@ -162,18 +165,22 @@ def forecast_speed(root: Path) -> Table:
     settings = r["settings"]
     return Table(["measurement", "ours", "PyTorch Geometric Temporal", "time, ours / theirs",
                   "peak memory, ours / theirs"], rows,
-                 f"`OMP_NUM_THREADS=1 python benchmarks/forecast.py {' '.join(settings['argv'])}` "
-                 f"({settings['threads']} thread, load average {settings['load_avg_start'][0]:.1f} at the start)")
+                 f"{_benchmark_command(settings)} ({settings['threads']} thread, load average "
+                 f"{settings['load_avg_start'][0]:.1f} at the start)")
+
+
+def _benchmark_command(settings: dict) -> str:
+    return f"`OMP_NUM_THREADS=1 python benchmarks/forecast.py {shlex.join(settings['argv'])}`"
 
 
 def forecast_memory(root: Path) -> Table:
     r = load("benchmarks/results/forecast.json", root)
     rows = [[f"{m['steps']:,}", f"{m['windows']:,}", f"{m['series_mib']:,.0f}", f"{m['peak_mib']:,.0f}"]
-            for m in r["memory"]]
+            for m in r.get("memory", [])]
     return Table(["series steps (207 sensors)", "windows", "series, its scaled copy and features, MiB",
                   "peak of the process, MiB"], rows,
-                 "`OMP_NUM_THREADS=1 python benchmarks/forecast.py --memory` (DCRNN: data, model and two training "
-                 "steps, each size in a fresh process)")
+                 f"{_benchmark_command(r['settings'])} (DCRNN: data, model and two training steps, each size in a "
+                 "fresh process)")
 
 
 TABLES = {"forecast-los-loop": forecast_los_loop, "forecast-los-loop-horizons": forecast_los_loop_horizons,

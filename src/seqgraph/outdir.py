@@ -28,7 +28,12 @@ _held: dict[Path, int] = {}  # folder -> file descriptor of its lock, for the lo
 
 
 class FolderTaken(InputError):
-    """The output folder holds another experiment's results, or files seqgraph did not write."""
+    """The output folder holds another experiment's results (``recorded``: its ``run.json``), or files seqgraph
+    did not write (``recorded`` None)."""
+
+    def __init__(self, message: str, recorded: dict | None = None):
+        super().__init__(message)
+        self.recorded = recorded
 
 
 def check(out: str | os.PathLike, command: str, config: dict, force: bool = False,
@@ -52,7 +57,8 @@ def check(out: str | os.PathLike, command: str, config: dict, force: bool = Fals
     except (OSError, ValueError):
         old = None
     if not isinstance(old, dict) or old.get("command") != command or not continues(old.get("config"), config, longer):
-        raise FolderTaken(f"{out} holds the results of another experiment ({out / RUN_FILE})")
+        raise FolderTaken(f"{out} holds the results of another experiment ({out / RUN_FILE})",
+                          old if isinstance(old, dict) else None)
     return out
 
 

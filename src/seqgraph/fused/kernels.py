@@ -16,6 +16,8 @@ tanh. On the CPU ``torch.tanh`` of a ``(128, 128)`` tensor costs about nine sigm
 :func:`tanh` computes $\tanh x = 2 \sigma(2x) - 1$ in four cheap operations.
 """
 
+import math
+
 import torch
 
 _ONEDNN_LINEAR = getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() \
@@ -102,9 +104,9 @@ def weight_gradient(d: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
     (oneDNN would copy the transposed view, after the copy that puts the inputs side by side: 0.7 ms of 4.8 for the
     LSTM benchmark's), and ``d``'s rows made contiguous before its transpose is taken (``d`` a slice of a wider
     buffer, as the peephole LSTM's and the GRU's gate gradients are, would otherwise be copied transposed by
-    :func:`_plain`). Above, ``torch.mm`` multiplies ``d^T`` by the inputs as they lie."""
-    rows = d.numel() // d.shape[-1]
-    if rows > COPY_MAX_ROWS:
+    :func:`_plain`). Above, on the CPU, ``torch.mm`` multiplies ``d^T`` by the inputs as they lie."""
+    rows = math.prod(d.shape[:-1])
+    if rows > COPY_MAX_ROWS and d.device.type == "cpu":
         side_by_side = torch.cat([x.reshape(rows, -1) for x in inputs], -1) if len(inputs) > 1 \
             else inputs[0].reshape(rows, -1)
         return torch.mm(d.reshape(rows, -1).t(), side_by_side)

@@ -128,7 +128,7 @@ def _run(args, device) -> int:
     run_config = {"dataset": args.dataset, "seeds": args.seeds, **dataclasses.asdict(config)}
     first = ForecastTrainer(signal, config, args.seeds[0], device)  # every input checked before --out is touched
     out = Path(args.out)
-    longer = ("epochs", "seeds") if args.resume else ()  # resumed with more --epochs or --seeds, it trains them
+    longer = ("epochs", "seeds")  # resumed with more --epochs or --seeds, a run trains them
     if distributed.is_main():
         prepare_out(args, "graph forecast", run_config, resume=args.resume, only_check=True, longer=longer)
     if not args.resume and not args.force:
