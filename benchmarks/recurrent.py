@@ -15,10 +15,11 @@ warm-up the median step time counts, and the ratio is ours / the counterpart's. 
 phase (forward with the loss, backward, Adam), so that a missed target shows where the time goes, and the
 LSTM layer alone is timed beside the matrix products its loop makes and beside itself with the Python loops
 (see ``lstm_bound``); the BiLSTM's one loop is timed beside the same weights run as two LSTM layers
-(``bilstm_one_loop``), and an LSTM layer with and without its weights laid out for oneDNN (``packing``:
-where ``kernels.PACK_MIN_STEPS`` comes from). Our layers run their loops in C++ where ``seqgraph.fused`` built
-them (the results record ``seqgraph.fused.backend()`` and how many threads the C++ loops share a batch between;
-``SEQGRAPH_FUSED=python`` measures the Python loops instead).
+(``bilstm_one_loop``), an LSTM layer with and without its weights laid out for oneDNN (``packing``:
+where ``kernels.PACK_MIN_STEPS`` comes from), and a weight gradient through both of its products at several
+sizes (``weight_gradients``: where ``kernels.COPY_MAX_ROWS`` comes from). Our layers run their loops in C++
+where ``seqgraph.fused`` built them (the results record ``seqgraph.fused.backend()`` and how many threads the C++
+loops share a batch between; ``SEQGRAPH_FUSED=python`` measures the Python loops instead).
 Targets (issues 18 and 27): every ratio <= 1.0, the LSTM's <= 0.9, at 1 and at 2 threads.
 
     python benchmarks/recurrent.py [--steps 60] [--warmup 10] [--threads 1 2]
@@ -176,6 +177,38 @@ def _packed_and_plain(batch: int, length: int, inputs: int, hidden: int, steps: 
     return row
 
 
+# (T, B, gate rows N, input columns K) of weight gradients: d (T, B, N) against the inputs (T, B, K)
+WEIGHT_GRADIENTS = {"this benchmark's LSTM": (STEPS_T, BATCH, 4 * HIDDEN, EMBEDDING + HIDDEN),
+                    "the quick character model's LSTM": (128, 32, 4 * 256, 64 + 256),
+                    "the report's character model (batch 256, T = 30, hidden 1024)": (30, 256, 4 * 1024, 256 + 1024),
+                    "graph forecast's GRU on Los-loop (12 steps, 64 windows x 207 sensors, 64 units)":
+                        (12, 64 * 207, 2 * 64, 64)}
+
+
+def weight_gradients(steps: int, warmup: int) -> dict[str, dict]:
+    """``kernels.weight_gradient`` with the inputs copied transposed for oneDNN and with MKL's product reading the
+    gate gradients transposed, alternating, at the sizes of ``WEIGHT_GRADIENTS``: where ``kernels.COPY_MAX_ROWS``
+    comes from (the copy stays in the caches for small batches, not for large ones)."""
+    results, saved = {}, kernels.COPY_MAX_ROWS
+    try:
+        for name, (T, B, N, K) in WEIGHT_GRADIENTS.items():
+            d, x = torch.randn(T, B, N), torch.randn(T, B, K)
+            times = {"copy_ms": [], "transposed_ms": []}
+            for _ in range(warmup + steps):
+                for key, limit in (("copy_ms", T * B), ("transposed_ms", 0)):
+                    kernels.COPY_MAX_ROWS = limit
+                    start = time.perf_counter()
+                    kernels.weight_gradient(d, x)
+                    times[key].append(1e3 * (time.perf_counter() - start))
+            row = {key: statistics.median(values[warmup:]) for key, values in times.items()}
+            row["transposed_over_copy"] = row["transposed_ms"] / row["copy_ms"]
+            row["rows"], row["copies_at_this_size"] = T * B, T * B <= saved
+            results[name] = row
+    finally:
+        kernels.COPY_MAX_ROWS = saved
+    return results
+
+
 def bilstm_one_loop(steps: int, warmup: int) -> dict[str, float]:
     """Forward and backward of our BiLSTM (both directions in one loop) beside the same weights run as two
     LSTM layers, one over the sequence and one over its reverse, alternating: what the shared loop buys."""
@@ -217,6 +250,7 @@ def main() -> None:
         run["lstm_layer_alone"] = lstm_bound(args.steps, args.warmup)
         run["bilstm_forward_backward"] = bilstm_one_loop(args.steps, args.warmup)
         run["weight_packing"] = packing(args.steps, args.warmup)
+        run["weight_gradients"] = weight_gradients(args.steps, args.warmup)
         runs.append(run)
         print(f"forward + backward + Adam, batch {BATCH}, T={STEPS_T}, embedding {EMBEDDING}, hidden {HIDDEN}; "
               f"median of {args.steps} steps, {threads} thread(s), {fused.backend()} loops on {run['loop_threads']}, "
@@ -235,6 +269,9 @@ def main() -> None:
         for name, r in run["weight_packing"].items():
             print(f"{name}, forward + backward ms, packed / plain weights: {r['packed_ms']:.2f} / "
                   f"{r['plain_ms']:.2f} ({r['packed_over_plain']:.3f})")
+        for name, r in run["weight_gradients"].items():
+            print(f"{name}, a weight gradient over {r['rows']} rows, transposed product / copy ms: "
+                  f"{r['transposed_ms']:.2f} / {r['copy_ms']:.2f} ({r['transposed_over_copy']:.3f})")
         print()
     record = {
         "what": "forward+backward+Adam step of the sequence classifier; ratio = our median step time / the "
