@@ -5,6 +5,7 @@ from pathlib import Path
 
 from seqgraph.commands.graph.forecast import report
 from seqgraph.commands.reproduce.sequences import EPIDEMIC_MODELS, forecast_argv
+from seqgraph.graph.temporal.train import ForecastConfig
 from seqgraph.stats import pm
 
 from .common import Table, load, run
@@ -17,6 +18,7 @@ TGCN_NUMBERS = ("rmse", "mae", "accuracy", "r2", "var")
 LOS_LOOP_15 = ("last", "average", "gcn", "gru", "tgcn", "tgcn-code", "gconv-gru", "gconv-lstm", "dcrnn")
 LOS_LOOP_HONEST = ("gconv-gru",)  # the honest protocol, for the model nearest the published row
 LOS_LOOP_LONG = ("gconv-gru",)  # and more epochs for it
+LOS_LOOP_SAMPLED = ("dcrnn",)  # scheduled sampling that reaches the model's own predictions within the run
 LOS_LOOP_LR = 0.01  # ten times the paper's, for the epochs this CPU allows
 EPIDEMICS = ("chickenpox", "pedalme", "england-covid")
 
@@ -47,6 +49,7 @@ def _not_run(missing: list[str]) -> str:
 def forecast_los_loop(root: Path) -> Table:
     names, missing = _present(root, [f"los-loop-{model}-h3" for model in LOS_LOOP_15]
                               + [f"los-loop-{model}-h3-long" for model in LOS_LOOP_LONG]
+                              + [f"los-loop-{model}-h3-sampled" for model in LOS_LOOP_SAMPLED]
                               + [f"los-loop-{model}-h3-honest" for model in LOS_LOOP_HONEST])
     rows = []
     for name in names:
@@ -55,6 +58,8 @@ def forecast_los_loop(root: Path) -> Table:
         settings = f", gradient norm clipped at {config['max_norm']:g}" if config["max_norm"] else ""
         if r["parameters"] and config["lr"] != LOS_LOOP_LR:
             settings += f", learning rate {config['lr']:g}"
+        if r["model"] == "dcrnn" and config["cl_decay_steps"] != ForecastConfig.cl_decay_steps:
+            settings += f", scheduled sampling k = {config['cl_decay_steps']}"
         # the honest rows add the horizon's own step: pooling all steps up to it flatters the 15-minute figure
         scopes = ([("pooled", ", honest protocol (validation picks the epoch)"),
                    ("step", ", honest protocol, the third step alone")] if name.endswith("honest")
@@ -69,10 +74,10 @@ def forecast_los_loop(root: Path) -> Table:
     return Table(["15 minutes ahead (3 steps), pooled", "RMSE", "MAE", "accuracy", "R²", "explained variance",
                   "epochs (reported)", "s / epoch"], rows,
                  f"{run(forecast_argv('los-loop', 'MODEL', '--horizon', '3'), 'results/forecast/los-loop-<model>-h3')}"
-                 f", with `--lr {LOS_LOOP_LR:g}` (or the rate a row names) and the epochs of the epochs column for the "
-                 "models that train; "
-                 f"`--protocol tgcn-honest` for the honest rows (folders `-h3-long`, `-h3-honest` for the rows "
-                 f"so named){_not_run(missing)}")
+                 f", with `--lr {LOS_LOOP_LR:g}` (or the rate a row names), `--max-norm` and `--cl-decay-steps` as a "
+                 "row names them and the epochs of the epochs column for the models that train; "
+                 "`--protocol tgcn-honest` for the honest rows (folders `-h3-long`, `-h3-sampled`, `-h3-honest` for "
+                 f"the rows so named){_not_run(missing)}")
 
 
 HORIZONS = (3, 6, 9, 12)  # 15, 30, 45, 60 minutes of 5-minute steps
