@@ -45,6 +45,16 @@ def weight_packing(root: Path) -> Table:
                   "packed / plain", "packed by default"], rows, "`python benchmarks/recurrent.py` (the same run)")
 
 
+def weight_gradients(root: Path) -> Table:
+    r = load("benchmarks/results/recurrent.json", root)
+    rows = [[name, f"{t['rows']:,}", str(run["threads"]), f"{t['copy_ms']:.2f}", f"{t['transposed_ms']:.2f}",
+             f"{t['transposed_over_copy']:.3f}", "copy" if t["copies_at_this_size"] else "transposed"]
+            for run in r["runs"] for name, t in run["weight_gradients"].items()]
+    return Table(["weight gradient of", "rows (steps × batch)", "threads", "inputs copied transposed, ms",
+                  "gradients read transposed, ms", "transposed / copy", "by default"], rows,
+                 "`python benchmarks/recurrent.py` (the same run)")
+
+
 def threads_products(root: Path) -> Table:
     r = load("benchmarks/results/threads.json", root)
     cores = r["cores"]
@@ -169,6 +179,7 @@ def graph_classify_speed(root: Path) -> Table:
 
 
 TABLES = {"recurrent-speed": recurrent_speed, "lstm-layer": lstm_layer, "weight-packing": weight_packing,
+          "weight-gradients": weight_gradients,
           "threads-products": threads_products, "threads-commands": threads_commands, "toy-speed": toy_speed,
           "text-cells": text_cells, "allocator": allocator, "text-budget": text_budget, "propagate": propagate,
           "graph-speed": graph_speed, "graph-classify-speed": graph_classify_speed}

@@ -90,8 +90,8 @@ def project_backward(d_proj: torch.Tensor, x: torch.Tensor, weight: torch.Tensor
 
 
 # steps x batch above which weight_gradient lets MKL's product take d transposed: a transposed copy of that many
-# rows runs out of the caches and costs more than the product (GRU of the forecasting baseline, 12 x 13,248 rows of
-# 64 units: 148 ms against 35; the report's LSTM, 15 x 128 rows, is 5% faster with the copy)
+# rows runs out of the caches and costs more than the product (benchmarks/recurrent.py, one thread: graph forecast's
+# GRU on Los-loop, 12 x 13,248 rows, 35 ms against 94; the benchmark's LSTM, 15 x 128 rows, 3.5 against 3.2)
 COPY_MAX_ROWS = 4096
 
 
