@@ -114,11 +114,25 @@ def test_resume_with_more_epochs_and_seeds_ends_bitwise_as_the_run_started_with_
     assert "finished at epoch 5 of 5: --resume with more --epochs or --seeds" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("schedule, factor", [(["--lr-milestones", "1", "--lr-decay", "0.5"], 0.5),
+                                              (["--lr-milestones"], 1.0)])  # none: a constant rate
+def test_the_learning_rate_schedule_is_a_flag(tmp_path, schedule, factor):
+    # the generator's default protocol is DCRNN's, whose rate falls tenfold at epochs 20, 30, 40 and 50
+    argv = ["graph", "forecast", "--dataset", "gvar:12x300", "--model", "gru", "--hidden", "4", "--epochs", "2",
+            "--lr", "0.01", *schedule, "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    ckpt = checkpoint.load(tmp_path / "run" / "checkpoint-seed0.pt")
+    assert ckpt["config"]["lr_milestones"] == tuple(int(e) for e in schedule[1:2])
+    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.01 * factor)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--dataset", "nowhere"], "unknown dataset 'nowhere'"),
     (["--dataset", "chickenpox", "--horizon", "600"], "too few for a window of 4 inputs and 600 steps ahead"),
     (["--dataset", "gvar:3x2"], "too few for a window"),
     (["--dataset", "los-loop", "--model", "tgcn", "--train-share", "1.5"], "must be in (0, 1)"),
+    (["--dataset", "chickenpox", "--lr-decay", "1.5"], "must be in (0, 1)"),
+    (["--dataset", "chickenpox", "--lr-milestones", "0"], "must be a positive integer"),
 ])
 def test_bad_input_exits_2_with_one_line(shared_data, tmp_path, capsys, argv, message):
     assert exit_code(["graph", "forecast", *argv, "--out", str(tmp_path / "o")]) == 2

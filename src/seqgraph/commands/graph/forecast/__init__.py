@@ -42,7 +42,8 @@ PROTOCOL_LABELS = {"tgcn-paper": "T-GCN paper's protocol (epoch of the lowest te
 OVERRIDES = {"protocol": "protocol", "window": "window", "horizon": "horizon", "hidden": "hidden_size",
              "layers": "num_layers", "K": "K", "batch_size": "batch_size", "epochs": "epochs", "lr": "lr",
              "weight_decay": "weight_decay", "max_norm": "max_norm", "patience": "patience",
-             "cl_decay_steps": "cl_decay_steps", "train_share": "train_share"}
+             "cl_decay_steps": "cl_decay_steps", "train_share": "train_share", "lr_milestones": "lr_milestones",
+             "lr_decay": "lr_decay"}
 
 
 def register(sub) -> None:
@@ -77,6 +78,10 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=nonnegative_int, help="windows per step, 0 for all (default: the dataset's)")
     p.add_argument("--epochs", type=positive_int, help="epochs at most (default: the dataset's paper's)")
     p.add_argument("--lr", type=learning_rate, help="Adam learning rate (default: the dataset's paper's)")
+    p.add_argument("--lr-milestones", type=positive_int, nargs="*", metavar="EPOCH", help="epochs after which the "
+                   "learning rate is multiplied by --lr-decay, none for a constant rate (default: 20 30 40 50 "
+                   "under DCRNN's protocol, none otherwise)")
+    p.add_argument("--lr-decay", type=open_fraction, help="the factor of each --lr-milestones epoch (default: 0.1)")
     p.add_argument("--weight-decay", type=nonnegative_float, help="λ of the L2 penalty λ ½ Σθ² added to the loss "
                    "(default: T-GCN's 0.0015 on los-loop; 0.01, 0.003, 0.03 on chickenpox, pedalme, england-covid, "
                    "chosen on their training windows; 0 otherwise)")
@@ -108,6 +113,8 @@ def _config(args, key: str | None):
     for field in ("max_norm", "patience"):  # 0: none
         if overrides.get(field) == 0:
             overrides[field] = None
+    if "lr_milestones" in overrides:
+        overrides["lr_milestones"] = tuple(overrides["lr_milestones"])
     return default_config(key, args.model, **overrides)
 
 
