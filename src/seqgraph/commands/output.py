@@ -33,7 +33,7 @@ def prepare_out(args, command: str, config: dict, out: str | None = None, force:
                              f"continue it with its own{grown}") from e
         recorded = e.recorded or {}
         if longer and recorded.get("command") == command and outdir.continues(recorded.get("config"), config, longer):
-            raise InputError(f"--out {out} holds a run of fewer {flags.replace('--', '')}: add --resume to train it "
+            raise InputError(f"--out {out} holds a run of fewer {' or '.join(longer)}: add --resume to train it "
                              "on, or pass --force to start again") from e
         raise InputError(f"--out {e}; choose another --out or pass --force") from e
     except InputError as e:
