@@ -37,3 +37,16 @@ def tgcn_errors(pred: Tensor, true: Tensor) -> dict[str, float]:
             "accuracy": float(1 - error.norm() / y.norm()),
             "r2": float(1 - error.square().sum() / (y - y.mean()).square().sum()),
             "var": float(1 - error.var(correction=0) / y.var(correction=0))}
+
+
+def protocol_metrics(protocol: str, pred: Tensor, true: Tensor, missing_zeros: bool) -> dict:
+    """A run's record of the errors of de-normalised ``pred``, ``true`` ``(S, H, N)``: :func:`masked_errors` at
+    every step and their mean over the steps, and under T-GCN's protocols :func:`tgcn_errors` of the steps pooled
+    (the paper's) and of the horizon step alone."""
+    per_step = masked_errors(pred, true, missing_zeros)
+    metrics = {name: [float(v) for v in values] for name, values in per_step.items()}  # at every step
+    metrics["mean"] = {name: float(values.mean()) for name, values in per_step.items()}
+    if protocol.startswith("tgcn"):
+        metrics["pooled"] = tgcn_errors(pred, true)
+        metrics["step"] = tgcn_errors(pred[:, -1:], true[:, -1:])
+    return metrics

@@ -37,7 +37,7 @@ from ...errors import InputError, NonFiniteLossError
 from ...outdir import continues
 from ...seeding import rng_state, seed_everything, set_rng_state
 from .data import TemporalSignal, batch
-from .metrics import masked_errors, tgcn_errors
+from .metrics import protocol_metrics
 from .models import OPERATORS, build_model, build_operators, sampling_probability
 from .operators import block_diagonal
 from .protocols import PROTOCOLS, fit_scaler, make_splits
@@ -73,17 +73,6 @@ class ForecastConfig:
     shuffle: bool = True  # reshuffle the training windows every epoch (else in order)
     drop_last: bool = False  # drop the last, shorter batch (T-GCN's code does)
     train_share: float = 0.2  # pygt protocol: the first windows for training
-
-
-def _metrics(protocol: str, pred: Tensor, true: Tensor, missing_zeros: bool) -> dict:
-    """The protocol's numbers for de-normalised ``pred``, ``true`` ``(S, H, N)``."""
-    per_step = masked_errors(pred, true, missing_zeros)
-    metrics = {name: [float(v) for v in values] for name, values in per_step.items()}  # at every step
-    metrics["mean"] = {name: float(values.mean()) for name, values in per_step.items()}
-    if protocol.startswith("tgcn"):
-        metrics["pooled"] = tgcn_errors(pred, true)  # every step up to the horizon together (the paper's)
-        metrics["step"] = tgcn_errors(pred[:, -1:], true[:, -1:])  # the horizon step alone
-    return metrics
 
 
 class ForecastTrainer:
@@ -208,7 +197,8 @@ class ForecastTrainer:
         return torch.cat(preds), torch.cat(trues)
 
     def evaluate(self, split: str) -> dict:
-        return _metrics(self.config.protocol, *self.predict(getattr(self.splits, split)), self.signal.missing_zeros)
+        pred, true = self.predict(getattr(self.splits, split))
+        return protocol_metrics(self.config.protocol, pred, true, self.signal.missing_zeros)
 
     @property
     def scored(self) -> list[str]:
@@ -311,7 +301,8 @@ class ForecastTrainer:
     def _record_like(self) -> dict:
         """A history record of this run, its numbers made up: the structure a checkpoint's records must have."""
         shape = (1, self.config.horizon, self.signal.num_nodes)
-        metrics = _metrics(self.config.protocol, torch.zeros(shape), torch.ones(shape), self.signal.missing_zeros)
+        metrics = protocol_metrics(self.config.protocol, torch.zeros(shape), torch.ones(shape),
+                                   self.signal.missing_zeros)
         return {"epoch": 0, "train_loss": 0.0, "seconds": 0.0, **dict.fromkeys(self.scored, metrics)}
 
     def result(self) -> dict:
