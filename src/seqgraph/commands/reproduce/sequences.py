@@ -11,7 +11,7 @@ from .experiment import PROFILES, Experiment, by_profile
 
 SEQUENCES = "Part 3 — sequences on graphs (report §3.4)"
 LOS_LOOP_MODELS = ("tgcn", "dcrnn", "gconv-gru", "gconv-lstm", "gru", "gcn", "last", "average")
-EPIDEMIC_MODELS = ("dcrnn", "gconv-gru", "gconv-lstm", "tgcn", "gru", "gcn", "last", "average")
+EPIDEMIC_MODELS = ("dcrnn", "gconv-gru", "gconv-lstm", "tgcn", "tgcn-code", "gru", "gcn", "last", "average")
 # the full profile's epochs on Los-loop: T-GCN's 5000 take days of this CPU (benchmarks/results/forecast.json)
 LOS_LOOP_FULL = ["--epochs", "200", "--seeds", "0", "1", "2"]
 # DCRNN learns under T-GCN's training only with its own clipping, and feeds its decoder its own predictions within
