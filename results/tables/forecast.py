@@ -19,6 +19,7 @@ LOS_LOOP_15 = ("last", "average", "gcn", "gru", "tgcn", "tgcn-code", "gconv-gru"
 LOS_LOOP_HONEST = ("gconv-gru",)  # the honest protocol, for the model nearest the published row
 LOS_LOOP_LONG = ("gconv-gru",)  # and more epochs for it
 LOS_LOOP_SAMPLED = ("dcrnn",)  # scheduled sampling that reaches the model's own predictions within the run
+LOS_LOOP_DECAY = ("dcrnn",)  # and DCRNN's own learning-rate schedule
 LOS_LOOP_LR = 0.01  # ten times the paper's, for the epochs this CPU allows
 EPIDEMICS = ("chickenpox", "pedalme", "england-covid")
 
@@ -50,6 +51,7 @@ def forecast_los_loop(root: Path) -> Table:
     names, missing = _present(root, [f"los-loop-{model}-h3" for model in LOS_LOOP_15]
                               + [f"los-loop-{model}-h3-long" for model in LOS_LOOP_LONG]
                               + [f"los-loop-{model}-h3-sampled" for model in LOS_LOOP_SAMPLED]
+                              + [f"los-loop-{model}-h3-decay" for model in LOS_LOOP_DECAY]
                               + [f"los-loop-{model}-h3-honest" for model in LOS_LOOP_HONEST])
     rows = []
     for name in names:
@@ -60,6 +62,9 @@ def forecast_los_loop(root: Path) -> Table:
             settings += f", learning rate {config['lr']:g}"
         if r["model"] == "dcrnn" and config["cl_decay_steps"] != ForecastConfig.cl_decay_steps:
             settings += f", scheduled sampling k = {config['cl_decay_steps']}"
+        if config["lr_milestones"]:
+            settings += (f", the rate × {config['lr_decay']:g} after epochs "
+                         f"{', '.join(str(m) for m in config['lr_milestones'])}")
         # the honest rows add the horizon's own step: pooling all steps up to it flatters the 15-minute figure
         scopes = ([("pooled", ", honest protocol (validation picks the epoch)"),
                    ("step", ", honest protocol, the third step alone")] if name.endswith("honest")
@@ -74,10 +79,10 @@ def forecast_los_loop(root: Path) -> Table:
     return Table(["15 minutes ahead (3 steps), pooled", "RMSE", "MAE", "accuracy", "R²", "explained variance",
                   "epochs (reported)", "s / epoch"], rows,
                  f"{run(forecast_argv('los-loop', 'MODEL', '--horizon', '3'), 'results/forecast/los-loop-<model>-h3')}"
-                 f", with `--lr {LOS_LOOP_LR:g}` (or the rate a row names), `--max-norm` and `--cl-decay-steps` as a "
-                 "row names them and the epochs of the epochs column for the models that train; "
-                 "`--protocol tgcn-honest` for the honest rows (folders `-h3-long`, `-h3-sampled`, `-h3-honest` for "
-                 f"the rows so named){_not_run(missing)}")
+                 f", with `--lr {LOS_LOOP_LR:g}` (or the rate a row names), `--max-norm`, `--cl-decay-steps` and "
+                 "`--lr-milestones` as a row names them and the epochs of the epochs column for the models that "
+                 "train; `--protocol tgcn-honest` for the honest rows (folders `-h3-long`, `-h3-sampled`, `-h3-decay`, "
+                 f"`-h3-honest` for the rows so named){_not_run(missing)}")
 
 
 HORIZONS = (3, 6, 9, 12)  # 15, 30, 45, 60 minutes of 5-minute steps

@@ -14,9 +14,10 @@ LOS_LOOP_MODELS = ("tgcn", "dcrnn", "gconv-gru", "gconv-lstm", "gru", "gcn", "la
 EPIDEMIC_MODELS = ("dcrnn", "gconv-gru", "gconv-lstm", "tgcn", "tgcn-code", "gru", "gcn", "last", "average")
 # the full profile's epochs on Los-loop: T-GCN's 5000 take days of this CPU (benchmarks/results/forecast.json)
 LOS_LOOP_FULL = ["--epochs", "200", "--seeds", "0", "1", "2"]
-# DCRNN learns under T-GCN's training only with its own clipping, and feeds its decoder its own predictions within
-# the run only with a faster scheduled sampling than its paper's k = 2000 (docs/forecast.md, the Los-loop table)
-DCRNN_LOS_LOOP = ["--max-norm", "5", "--cl-decay-steps", "100"]
+# DCRNN learns under T-GCN's training only with its own clipping, feeds its decoder its own predictions within the
+# run only with a faster scheduled sampling than its paper's k = 2000, and settles with its own learning-rate decay
+# (docs/forecast.md, the Los-loop table)
+DCRNN_LOS_LOOP = ["--max-norm", "5", "--cl-decay-steps", "100", "--lr-milestones", "20", "30", "40", "50"]
 
 
 def forecast_argv(dataset: str, model: str, *flags: str) -> list[str]:
