@@ -102,8 +102,8 @@ def forecast_los_loop_horizons(root: Path) -> Table:
                   "RMSE, the last step alone", "epochs (reported)"], rows,
                  run(forecast_argv("los-loop", "MODEL", "--horizon", "H", "--seeds", "0", "1", "2", "3", "4"),
                      "results/forecast/los-loop-<model>-h<H>")
-                 + f", with `--lr {LOS_LOOP_LR:g} --epochs 20` for GConvGRU, and `--seeds 0` beyond 15 minutes"
-                 f"{_not_run(missing)}")
+                 + f", with `--lr {LOS_LOOP_LR:g}` and the epochs of the epochs column for GConvGRU, and `--seeds 0` "
+                 f"beyond 15 minutes{_not_run(missing)}")
 
 
 GVAR = ("last", "gru", "dcrnn")
