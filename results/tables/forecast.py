@@ -16,10 +16,11 @@ LABELS = {"last": "last value", "average": "window mean (historical average)", "
           "tgcn-code": "T-GCN, the authors' code", "gconv-gru": "GConvGRU", "gconv-lstm": "GConvLSTM", "dcrnn": "DCRNN"}
 TGCN_NUMBERS = ("rmse", "mae", "accuracy", "r2", "var")
 LOS_LOOP_15 = ("last", "average", "gcn", "gru", "tgcn", "tgcn-code", "gconv-gru", "gconv-lstm", "dcrnn")
-LOS_LOOP_HONEST = ("gconv-gru",)  # the honest protocol, for the model nearest the published row
-LOS_LOOP_LONG = ("gconv-gru",)  # and more epochs for it
-LOS_LOOP_SAMPLED = ("dcrnn",)  # scheduled sampling that reaches the model's own predictions within the run
-LOS_LOOP_DECAY = ("dcrnn",)  # and DCRNN's own learning-rate schedule
+# the rows of other settings, by the suffix of their folder (los-loop-<model>-h3-<suffix>), in the table's order
+LOS_LOOP_VARIANTS = {"long": ("gconv-gru",),  # more epochs for the model nearest the published row
+                     "sampled": ("dcrnn",),  # scheduled sampling that reaches the model's own predictions in the run
+                     "decay": ("dcrnn",),  # and DCRNN's own learning-rate schedule
+                     "honest": ("gconv-gru",)}  # the honest protocol, for the model nearest the published row
 LOS_LOOP_LR = 0.01  # ten times the paper's, for the epochs this CPU allows
 EPIDEMICS = ("chickenpox", "pedalme", "england-covid")
 
@@ -49,10 +50,8 @@ def _not_run(missing: list[str]) -> str:
 
 def forecast_los_loop(root: Path) -> Table:
     names, missing = _present(root, [f"los-loop-{model}-h3" for model in LOS_LOOP_15]
-                              + [f"los-loop-{model}-h3-long" for model in LOS_LOOP_LONG]
-                              + [f"los-loop-{model}-h3-sampled" for model in LOS_LOOP_SAMPLED]
-                              + [f"los-loop-{model}-h3-decay" for model in LOS_LOOP_DECAY]
-                              + [f"los-loop-{model}-h3-honest" for model in LOS_LOOP_HONEST])
+                              + [f"los-loop-{model}-h3-{suffix}" for suffix, models in LOS_LOOP_VARIANTS.items()
+                                 for model in models])
     rows = []
     for name in names:
         r = load(FORECAST.format(name), root)
@@ -81,8 +80,9 @@ def forecast_los_loop(root: Path) -> Table:
                  f"{run(forecast_argv('los-loop', 'MODEL', '--horizon', '3'), 'results/forecast/los-loop-<model>-h3')}"
                  f", with `--lr {LOS_LOOP_LR:g}` (or the rate a row names), `--max-norm`, `--cl-decay-steps` and "
                  "`--lr-milestones` as a row names them and the epochs of the epochs column for the models that "
-                 "train; `--protocol tgcn-honest` for the honest rows (folders `-h3-long`, `-h3-sampled`, `-h3-decay`, "
-                 f"`-h3-honest` for the rows so named){_not_run(missing)}")
+                 "train; `--protocol tgcn-honest` for the honest rows (folders "
+                 f"{', '.join(f'`-h3-{suffix}`' for suffix in LOS_LOOP_VARIANTS)} for the rows so named)"
+                 f"{_not_run(missing)}")
 
 
 HORIZONS = (3, 6, 9, 12)  # 15, 30, 45, 60 minutes of 5-minute steps
