@@ -12,14 +12,17 @@ embedding 32, hidden 128, 16 classes (random combinations, Table 2). The counter
 
 Every model takes one step in turn, in rounds, so that load from other processes hits them alike; after
 warm-up the median step time counts, and the ratio is ours / the counterpart's. Each step is also timed by
-phase (forward with the loss, backward, Adam), so that a missed target shows where the time goes, and the
-LSTM layer alone is timed beside the matrix products its loop makes and beside itself with the Python loops
-(see ``lstm_bound``); the BiLSTM's one loop is timed beside the same weights run as two LSTM layers
-(``bilstm_one_loop``), an LSTM layer with and without its weights laid out for oneDNN (``packing``:
-where ``kernels.PACK_MIN_STEPS`` comes from), and a weight gradient through both of its products at several
-sizes (``weight_gradients``: where ``kernels.COPY_MAX_ROWS`` comes from). Our layers run their loops in C++
-where ``seqgraph.fused`` built them (the results record ``seqgraph.fused.backend()`` and how many threads the C++
-loops share a batch between; ``SEQGRAPH_FUSED=python`` measures the Python loops instead).
+phase (forward with the loss, backward, Adam), so that a missed target shows where the time goes, and the LSTM
+layer alone is timed beside the matrix products its loop makes and beside itself with the Python loops (see
+``lstm_bound``, and ``lstm_floor`` for the least it could take); the BiLSTM's one loop is timed beside the same
+weights run as two LSTM layers (``bilstm_one_loop``), an LSTM layer with and without its weights laid out for
+oneDNN (``packing``: where ``kernels.PACK_MIN_STEPS`` comes from), and a weight gradient through both of its
+products at several sizes (``weight_gradients``: where ``kernels.COPY_MAX_ROWS`` comes from). Our layers run their
+loops in C++ where ``seqgraph.fused`` built them (the results record ``seqgraph.fused.backend()`` and how many
+threads the C++ loops share a batch between; ``SEQGRAPH_FUSED=python`` measures the Python loops instead). Freed
+memory stays in the process, as the command line keeps it (``seqgraph.allocator.keep_freed_memory``;
+``--glibc-malloc`` measures with glibc's default settings, under which every pass of our layers takes some of its
+buffers' pages back with page faults).
 Targets (issues 18 and 27): every ratio <= 1.0, the LSTM's <= 0.9, at 1 and at 2 threads.
 
     python benchmarks/recurrent.py [--steps 60] [--warmup 10] [--threads 1 2]
@@ -42,6 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqgraph import fused
+from seqgraph.allocator import keep_freed_memory
 from seqgraph.fused import kernels, native
 from seqgraph.fused.kernels import linear, weight_gradient
 from seqgraph.memory.classifier import CLASSIFIERS, build_classifier
@@ -145,6 +149,44 @@ def lstm_bound(steps: int, warmup: int) -> dict[str, dict]:
             for name, phases in times.items()}
 
 
+def lstm_product_flops(T: int, B: int, I: int, H: int) -> int:
+    """The floating-point operations (2 per multiply-add) of an LSTM layer's matrix products, forward and backward
+    from h(0) = 0 with the input's gradient: the input and the recurrent products forward; backward the T - 1
+    recurrent products, the input's gradient and the weight gradient over [x(t), h(t-1)]."""
+    return 2 * 4 * H * (T * B * (I + H) + (T - 1) * B * H + T * B * I + T * B * (I + H))
+
+
+def lstm_floor(alone: dict[str, dict], steps: int, warmup: int) -> dict[str, float]:
+    """What the LSTM layer cannot go below while its products are oneDNN's and its sigmoid torch's: the products
+    alone (from ``alone``, :func:`lstm_bound`'s run) plus the forward's sigmoids alone, torch's ``sigmoid`` over
+    each step's (B, 4H) gates and over its (B, H) cells (tanh = 2 sigmoid(2x) - 1), into buffers allocated
+    once; the backward's gate arithmetic has no transcendental function and is left out, so this is a lower
+    bound. Beside it the products' rate and that of one large product through the same call (``kernels.linear``,
+    1024 x 1024 x 1024), so that the floor's products are seen to run at about the core's rate."""
+    T, B, I, H = STEPS_T, BATCH, EMBEDDING, HIDDEN
+    gates, cells = torch.randn(B, 4 * H), torch.randn(B, H)
+    gates_out, cells_out = torch.empty_like(gates), torch.empty_like(cells)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    sigmoids, large = [], []
+    for _ in range(warmup + steps):
+        start = time.perf_counter()
+        for _ in range(T):
+            torch.sigmoid(gates, out=gates_out)
+            torch.sigmoid(cells, out=cells_out)
+        sigmoids.append(1e3 * (time.perf_counter() - start))
+        start = time.perf_counter()
+        linear(a, b)
+        large.append(time.perf_counter() - start)
+    products = alone["products only"]["forward_ms"] + alone["products only"]["backward_ms"]
+    torch_ms = alone["torch.nn.LSTM"]["forward_ms"] + alone["torch.nn.LSTM"]["backward_ms"]
+    sigmoid_ms = statistics.median(sigmoids[warmup:])
+    flops = lstm_product_flops(T, B, I, H)
+    return {"products_ms": products, "forward_sigmoids_ms": sigmoid_ms, "torch_ms": torch_ms,
+            "floor_over_torch": (products + sigmoid_ms) / torch_ms,
+            "products_gflops": flops / products / 1e6, "large_product_gflops": 2 * 1024**3 / statistics.median(
+                large[warmup:]) / 1e9}
+
+
 PACKING_LAYERS = {"this benchmark's LSTM (batch 128, T = 15, hidden 128)": (BATCH, STEPS_T, EMBEDDING, HIDDEN),
                   "the quick character model's LSTM (batch 32, T = 128, hidden 256)": (32, 128, 64, 256)}
 
@@ -237,7 +279,10 @@ def main() -> None:
                         help="torch thread counts to measure, one run each (default: 1 2)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "recurrent.json",
                         help="where to write the results (default: benchmarks/results/recurrent.json)")
+    parser.add_argument("--glibc-malloc", action="store_true",
+                        help="keep glibc's default malloc settings instead of the command line's")
     args = parser.parse_args()
+    kept = False if args.glibc_malloc else keep_freed_memory()
     runs = []
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -248,6 +293,7 @@ def main() -> None:
                "load_average_before": load_before, "load_average_after": os.getloadavg(),
                "ratios": ratios(results), "results": results}
         run["lstm_layer_alone"] = lstm_bound(args.steps, args.warmup)
+        run["lstm_floor"] = lstm_floor(run["lstm_layer_alone"], args.steps, args.warmup)
         run["bilstm_forward_backward"] = bilstm_one_loop(args.steps, args.warmup)
         run["weight_packing"] = packing(args.steps, args.warmup)
         run["weight_gradients"] = weight_gradients(args.steps, args.warmup)
@@ -264,6 +310,10 @@ def main() -> None:
                   f"{'':>8}{COUNTERPARTS[name][0]}")
         print("LSTM layer alone, forward / backward ms: " + ", ".join(
             f"{name} {r['forward_ms']:.2f} / {r['backward_ms']:.2f}" for name, r in run["lstm_layer_alone"].items()))
+        floor = run["lstm_floor"]
+        print(f"LSTM floor: products {floor['products_ms']:.2f} ms ({floor['products_gflops']:.0f} GFLOP/s; a 1024^3 "
+              f"product {floor['large_product_gflops']:.0f}) + forward sigmoids {floor['forward_sigmoids_ms']:.2f} ms "
+              f"= {floor['floor_over_torch']:.2f} of nn.LSTM's {floor['torch_ms']:.2f} ms")
         print("BiLSTM forward + backward: " + ", ".join(
             f"{name} {ms:.2f}" for name, ms in run["bilstm_forward_backward"].items()))
         for name, r in run["weight_packing"].items():
@@ -277,7 +327,7 @@ def main() -> None:
         "what": "forward+backward+Adam step of the sequence classifier; ratio = our median step time / the "
                 "median step time of the same classifier with the torch counterpart as its recurrent layer",
         "counterparts": {name: label for name, (label, _) in COUNTERPARTS.items()},
-        "fused_backend": fused.backend(),
+        "fused_backend": fused.backend(), "keep_freed_memory": kept,
         "config": {"batch": BATCH, "T": STEPS_T, "embedding": EMBEDDING, "hidden": HIDDEN, "symbols": SYMBOLS,
                    "classes": CLASSES, "steps": args.steps, "warmup": args.warmup},
         "torch": torch.__version__, "cpu_count": os.cpu_count(),

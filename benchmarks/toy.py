@@ -13,7 +13,8 @@ The trainer's step minus the bare step (paired, in process CPU time) is what the
 costs; it is the same code for both models, so the throughput ratio is decided by the layer. Also times
 batch generation alone, for every task at its Table 2 batch size. Target (issues 18 and 27): ours >= 1.0x
 nn.LSTM's examples per second. Our LSTM runs its loops in C++ where ``seqgraph.fused`` built them (recorded as
-``fused_backend``; ``SEQGRAPH_FUSED=python`` measures the Python loops).
+``fused_backend``; ``SEQGRAPH_FUSED=python`` measures the Python loops). Freed memory stays in the process, as
+the command line keeps it (``seqgraph.allocator.keep_freed_memory``, recorded).
 
     python benchmarks/toy.py [--steps 60] [--warmup 10] [--threads 1]
 
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqgraph import fused
+from seqgraph.allocator import keep_freed_memory
 from seqgraph.memory.tasks import make_task
 from seqgraph.memory.train import PRESETS, ToyConfig, ToyTrainer
 
@@ -102,6 +104,7 @@ def main() -> None:
                         help="where to write the results (default: benchmarks/results/toy.json)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    kept = keep_freed_memory()  # as the command line does for `seqgraph memory`
     load_before = os.getloadavg()
     results = measure(make_trainers(), args.steps, args.warmup)
     load_after = os.getloadavg()
@@ -119,7 +122,7 @@ def main() -> None:
         "loop_cpu_fraction_of_trainer_step": {name: r["loop_cpu_ms"] / r["trainer_cpu_step_ms"]
                                               for name, r in results.items()},
         "batch_ms_at_table2_batch_and_longest_length": {name: batch_ms(name, p, rng) for name, p in PRESETS.items()},
-        "fused_backend": fused.backend(),
+        "fused_backend": fused.backend(), "keep_freed_memory": kept,
         "threads": torch.get_num_threads(), "load_average_before": load_before, "load_average_after": load_after,
         "torch": torch.__version__, "cpu_count": os.cpu_count(), "platform": platform.platform(),
     }

@@ -31,7 +31,13 @@ def lstm_layer(root: Path) -> Table:
     def times(run: dict, key: str) -> str:
         alone = run["lstm_layer_alone"][key]
         return f"{alone['forward_ms']:.2f} / {alone['backward_ms']:.2f}"
+    def floor(run: dict) -> str:
+        f = run["lstm_floor"]
+        return (f"{f['products_ms'] + f['forward_sigmoids_ms']:.2f} forward + backward, "
+                f"**{f['floor_over_torch']:.2f}** of `nn.LSTM`'s {f['torch_ms']:.2f}")
     rows = [[label, *(times(run, key) for run in r["runs"])] for key, label in names]
+    rows.append(["the products + the forward's sigmoids alone (a lower bound for our loops)",
+                 *(floor(run) for run in r["runs"])])
     return Table(["LSTM layer, forward / backward ms", *(f"{run['threads']} thread(s)" for run in r["runs"])], rows,
                  "`python benchmarks/recurrent.py` (the same run as the table above)")
 
