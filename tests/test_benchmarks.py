@@ -4,9 +4,13 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from seqgraph.charlm.data import load_corpus
 from seqgraph.charlm.train import preset_values
+from seqgraph.fused import native
+from seqgraph.recurrent import LSTM
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -28,12 +32,6 @@ def test_text_budget_records_the_corpus_it_was_given(corpus_file):
 
 @pytest.mark.filterwarnings("ignore:TF32 acceleration")  # mkldnn.flags() also sets allow_tf32, for Intel GPUs
 def test_the_lstm_floor_counts_the_products_the_layer_makes():
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from seqgraph.fused import native
-    from seqgraph.recurrent import LSTM
-
     T, B, I, H = 5, 3, 4, 6
     layer, x = LSTM(I, H), torch.randn(B, T, I, requires_grad=True)
     # torch's products (oneDNN's are not counted), in the Python loops

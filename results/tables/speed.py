@@ -31,6 +31,7 @@ def lstm_layer(root: Path) -> Table:
     def times(run: dict, key: str) -> str:
         alone = run["lstm_layer_alone"][key]
         return f"{alone['forward_ms']:.2f} / {alone['backward_ms']:.2f}"
+
     def floor(run: dict) -> str:
         f = run["lstm_floor"]
         return (f"{f['products_ms'] + f['forward_sigmoids_ms']:.2f} forward + backward, "
